@@ -1,0 +1,172 @@
+"""The events the engine emits to sinks.
+
+Every event is a small frozen dataclass.  Timestamps are integers from
+:func:`time.monotonic_ns` (the clock asyncio's loop also uses), so durations are exact
+and immune to wall-clock jumps.  To place events on the calendar, each :class:`RunStarted`
+carries one wall-clock anchor (``wall_ns``, from :func:`time.time_ns`, read together
+with its ``ts``); tasks outside any run use the process-wide :data:`CLOCK_ANCHOR`.
+:func:`to_wall_ns` converts with either anchor.
+
+The order for one task is always::
+
+    TaskCreated  ->  [TaskStarted]  ->  TaskFinished
+
+``TaskStarted`` is missing for a task that never ran (an upstream failed or it was
+cancelled first).  ``TaskCreated`` is emitted in the *caller's* context, at the moment
+of the call; ``TaskStarted`` and ``TaskFinished`` are emitted inside the task's own
+asyncio task, just before and just after the function body, so a sink can set context
+variables (the current OpenTelemetry span, say) that the body sees.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .run import Run
+
+__all__ = [
+    "CLOCK_ANCHOR",
+    "ClockAnchor",
+    "Dependency",
+    "DependencyKind",
+    "Event",
+    "RunFinished",
+    "RunStarted",
+    "TaskCreated",
+    "TaskFinished",
+    "TaskStarted",
+    "TaskStatus",
+    "to_wall_ns",
+]
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task is in its life.  Compares equal to its string value."""
+
+    PENDING = "pending"
+    """Called; waiting for its dependencies."""
+    RUNNING = "running"
+    """The function body is executing."""
+    OK = "ok"
+    """The body returned."""
+    FAILED = "failed"
+    """The body raised."""
+    CANCELLED = "cancelled"
+    """Cancelled, or an upstream was cancelled so it never ran."""
+    UPSTREAM_FAILED = "upstream_failed"
+    """Never ran because a dependency failed."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the statuses a task ends in."""
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+class DependencyKind(enum.StrEnum):
+    """How a task depends on an upstream task."""
+
+    DATA = "data"
+    """The upstream's result is passed to the task as (part of) an argument."""
+    EXOGENOUS = "exogenous"
+    """Given to ``task(fn, *deps)``: waited for, but its result is not passed."""
+
+
+class Dependency(NamedTuple):
+    """One edge of the DAG: ``upstream_id`` must finish before the dependent starts."""
+
+    upstream_id: int
+    kind: DependencyKind
+
+
+class ClockAnchor(NamedTuple):
+    """A monotonic reading and the wall-clock time read together with it."""
+
+    mono_ns: int
+    wall_ns: int
+
+    @classmethod
+    def now(cls) -> ClockAnchor:
+        """Read both clocks."""
+        return cls(time.monotonic_ns(), time.time_ns())
+
+
+CLOCK_ANCHOR = ClockAnchor.now()
+"""Process-wide anchor, for tasks that run outside any :class:`~aiodag.Run`."""
+
+
+def to_wall_ns(ts: int, anchor: ClockAnchor = CLOCK_ANCHOR) -> int:
+    """Convert an event timestamp to nanoseconds since the Unix epoch."""
+    return anchor.wall_ns + (ts - anchor.mono_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A :class:`~aiodag.Run` block was entered."""
+
+    run: Run
+    ts: int
+    wall_ns: int
+
+    @property
+    def anchor(self) -> ClockAnchor:
+        """The run's clock anchor, for :func:`to_wall_ns`."""
+        return ClockAnchor(self.ts, self.wall_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    """A run ended: all of its tasks are finished.  ``run`` holds the final records."""
+
+    run: Run
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated:
+    """A task was called: the dependency event.
+
+    ``deps`` lists the aiodag tasks it waits for, each with its kind.  ``args`` and
+    ``kwargs`` are shortened ``repr``s of the arguments (upstream tasks appear as
+    ``name#id``); the values themselves are never kept.
+    """
+
+    task_id: int
+    name: str
+    label: str
+    run_id: int | None
+    deps: tuple[Dependency, ...]
+    args: tuple[str, ...]
+    kwargs: tuple[tuple[str, str], ...]
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStarted:
+    """All dependencies succeeded; the function body begins now."""
+
+    task_id: int
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFinished:
+    """The task reached a terminal ``status``.
+
+    ``error`` is the exception for ``failed`` (the body's own exception) and
+    ``upstream_failed`` (an :class:`~aiodag.UpstreamError`); ``None`` otherwise.
+    ``failed_upstream`` is the id of the dependency whose failure stopped the task.
+    """
+
+    task_id: int
+    status: TaskStatus
+    error: BaseException | None
+    failed_upstream: int | None
+    ts: int
+
+
+Event = RunStarted | RunFinished | TaskCreated | TaskStarted | TaskFinished
+"""Any event a sink can receive."""

@@ -1,0 +1,319 @@
+"""``Run``: the scope of one pipeline run, and the compact record of its DAG.
+
+::
+
+    async with aiodag.Run("etl", sinks=[...]) as run:
+        upload(merge(fetch("a"), fetch("b")))
+    print(run.makespan, [t.label for t in run.critical_path()])
+
+Every task called inside the block — and every task those tasks call, since the run
+travels in a context variable that asyncio copies into each task — belongs to the run;
+the innermost run wins.  Leaving the block waits for all of them, and then, as
+:class:`asyncio.TaskGroup` does, raises an :class:`ExceptionGroup` of the failures.
+Unlike a TaskGroup, a failing task does not cancel its siblings: only its dependents
+are skipped, and independent branches run to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import time
+from collections.abc import Iterable
+from contextvars import ContextVar, Token
+
+from .events import (
+    ClockAnchor,
+    Dependency,
+    RunFinished,
+    RunStarted,
+    TaskStatus,
+)
+from .sinks import SinkSlot, emit, global_slots, make_slots
+from .typing import Sink
+
+
+__all__ = ["Run", "TaskRecord"]
+
+_current_run: ContextVar[Run | None] = ContextVar("aiodag.run", default=None)
+_run_ids = itertools.count(1)
+
+
+class TaskRecord:
+    """What a :class:`Run` keeps of one task: never its arguments or its result.
+
+    ``created``, ``started`` and ``finished`` are seconds since the run began, ``None``
+    where the task has not got there; the ``*_ns`` fields are the raw event timestamps.
+    """
+
+    __slots__ = (
+        "created_ns",
+        "deps",
+        "error",
+        "finished_ns",
+        "id",
+        "label",
+        "name",
+        "run_start_ns",
+        "started_ns",
+        "status",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        label: str,
+        deps: tuple[Dependency, ...],
+        created_ns: int,
+        run_start_ns: int,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.label = label
+        self.deps = deps
+        """The upstream tasks as ``(upstream_id, kind)`` pairs."""
+        self.status = TaskStatus.PENDING
+        self.error: BaseException | None = None
+        """The exception of a ``failed`` or ``upstream_failed`` task."""
+        self.created_ns = created_ns
+        self.started_ns: int | None = None
+        self.finished_ns: int | None = None
+        self.run_start_ns = run_start_ns
+
+    @property
+    def created(self) -> float:
+        """When the task was called, in seconds since the run began."""
+        return (self.created_ns - self.run_start_ns) / 1e9
+
+    @property
+    def started(self) -> float | None:
+        """When the body began, in seconds since the run began."""
+        ts = self.started_ns
+        return None if ts is None else (ts - self.run_start_ns) / 1e9
+
+    @property
+    def finished(self) -> float | None:
+        """When the task ended, in seconds since the run began."""
+        ts = self.finished_ns
+        return None if ts is None else (ts - self.run_start_ns) / 1e9
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the body ran (``None`` if it never ran or is still running)."""
+        if self.started_ns is None or self.finished_ns is None:
+            return None
+        return (self.finished_ns - self.started_ns) / 1e9
+
+    @property
+    def wait(self) -> float | None:
+        """Seconds between the call and the start of the body."""
+        return None if self.started_ns is None else (self.started_ns - self.created_ns) / 1e9
+
+    def __repr__(self) -> str:
+        return f"<TaskRecord #{self.id} {self.label} {self.status}>"
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    CLOSING = "closing"
+    FINISHED = "finished"
+
+
+class Run:
+    """One pipeline run: a scope for its tasks, their sinks, and the record of the DAG."""
+
+    def __init__(
+        self, name: str = "run", *, sinks: Iterable[Sink] = (), raise_errors: bool = True
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Run name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.id = next(_run_ids)
+        self.raise_errors = raise_errors
+        self._own_slots = make_slots(sinks)
+        self._slots: tuple[SinkSlot, ...] = ()
+        self._state = _State.NEW
+        self._records: dict[int, TaskRecord] = {}
+        self._unfinished = 0
+        self._failures: list[BaseException] = []
+        self._idle: asyncio.Future[None] | None = None
+        self._token: Token[Run | None] | None = None
+        self.anchor = ClockAnchor(0, 0)
+        """Monotonic and wall-clock readings taken when the run began."""
+        self._end_ns: int | None = None
+        self._closed = False  # read on the engine's hot path; True once FINISHED
+
+    @staticmethod
+    def current() -> Run | None:
+        """The innermost run the calling code is in, if any."""
+        return _current_run.get()
+
+    # -- the record -----------------------------------------------------------------
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        """One record per task, in the order they were called (a new list each time)."""
+        return list(self._records.values())
+
+    def task(self, task_id: int) -> TaskRecord:
+        """The record of the task with id ``task_id``."""
+        try:
+            return self._records[task_id]
+        except KeyError:
+            raise KeyError(f"run {self.name!r} has no task with id {task_id!r}") from None
+
+    @property
+    def running(self) -> bool:
+        """True from entering the block until every task has finished."""
+        return self._state in (_State.RUNNING, _State.CLOSING)
+
+    @property
+    def makespan(self) -> float:
+        """Seconds from the run's start to the end of its last task (so far, if running)."""
+        if self._state is _State.NEW:
+            return 0.0
+        if self.running:
+            return self._seconds(time.monotonic_ns())
+        ends = [r.finished for r in self._records.values() if r.finished is not None]
+        return max(ends, default=0.0)
+
+    def critical_path(self) -> list[TaskRecord]:
+        """The chain of tasks, first to last, that decided when the run ended.
+
+        Start from the task that finished last; repeatedly step to the dependency that
+        finished last before it started.  Any delay on this chain delays the run.
+        """
+        records = self._records
+        done = [r for r in records.values() if r.finished is not None]
+        if not done:
+            return []
+        current = max(done, key=_finish_time)
+        path = [current]
+        while True:
+            limit = current.started if current.started is not None else current.finished
+            assert limit is not None
+            upstreams = [
+                up
+                for dep in current.deps
+                if (up := records.get(dep.upstream_id)) is not None
+                and up.finished is not None
+                and up.finished <= limit
+            ]
+            if not upstreams:
+                break
+            current = max(upstreams, key=_finish_time)
+            path.append(current)
+        path.reverse()
+        return path
+
+    def counts(self) -> dict[TaskStatus, int]:
+        """How many tasks have each status (every status is a key)."""
+        counts = dict.fromkeys(TaskStatus, 0)
+        for record in self._records.values():
+            counts[record.status] += 1
+        return counts
+
+    @property
+    def failures(self) -> list[BaseException]:
+        """The exceptions raised by the run's tasks themselves (not ``UpstreamError``s)."""
+        return list(self._failures)
+
+    def __repr__(self) -> str:
+        counts = " ".join(f"{status}={n}" for status, n in self.counts().items() if n)
+        tasks = f"tasks={len(self._records)}" + (f" {counts}" if counts else "")
+        return f"<Run {self.name!r} {self._state.value} {tasks}>"
+
+    # -- the scope ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Run:
+        if self._state is not _State.NEW:
+            raise RuntimeError(f"{self!r} was already entered; use a new Run for each run")
+        self._loop = asyncio.get_running_loop()
+        self._state = _State.RUNNING
+        self._slots = global_slots() + self._own_slots
+        self.anchor = ClockAnchor.now()
+        self._token = _current_run.set(self)
+        emit(self._slots, RunStarted(self, self.anchor.mono_ns, self.anchor.wall_ns))
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> bool:
+        assert self._token is not None
+        _current_run.reset(self._token)
+        self._state = _State.CLOSING
+        cancelled = et is not None and issubclass(et, asyncio.CancelledError)
+        body_error = exc if exc is not None and not cancelled else None
+        if exc is not None:
+            # The code that owns the run stopped abnormally: like TaskGroup, stop the
+            # tasks instead of letting them run on unobserved.
+            self._cancel_unfinished()
+        while self._unfinished:
+            self._idle = self._loop.create_future()
+            try:
+                await self._idle
+            except asyncio.CancelledError:
+                # Cancelled while waiting: cancel the tasks, and keep waiting until they
+                # have ended, so no task outlives its run; then propagate.
+                cancelled = True
+                self._cancel_unfinished()
+        self._idle = None
+        self._state = _State.FINISHED
+        self._closed = True
+        self._end_ns = time.monotonic_ns()
+        emit(self._slots, RunFinished(self, self._end_ns))
+        if cancelled:
+            if exc is not None and isinstance(exc, asyncio.CancelledError):
+                return False
+            raise asyncio.CancelledError(f"run {self.name!r} was cancelled")
+        if body_error is not None and not isinstance(body_error, Exception):
+            return False  # KeyboardInterrupt, SystemExit: never wrapped
+        errors: list[BaseException] = [body_error] if body_error is not None else []
+        if self.raise_errors:
+            errors.extend(self._failures)
+        if errors:
+            n = len(errors)
+            raise BaseExceptionGroup(
+                f"run {self.name!r}: {n} error{'s' if n != 1 else ''}", errors
+            )
+        return False
+
+    def _cancel_unfinished(self) -> None:
+        from .handle import _alive  # (handle imports this module)
+
+        for handle in list(_alive):
+            if handle._run is self:
+                handle.cancel()
+
+    # -- called by the engine -------------------------------------------------------
+
+    def _seconds(self, ts: int) -> float:
+        return (ts - self.anchor.mono_ns) / 1e9
+
+    def _add(self, task_id: int, name: str, label: str, deps: tuple[Dependency, ...],
+             ts: int) -> TaskRecord:
+        record = TaskRecord(task_id, name, label, deps, ts, self.anchor.mono_ns)
+        self._records[task_id] = record
+        self._unfinished += 1
+        return record
+
+    def _finished(self, record: TaskRecord, status: TaskStatus,
+                  error: BaseException | None, ts: int) -> None:
+        record.status = status
+        record.finished_ns = ts
+        if error is not None:
+            record.error = error
+            if status is TaskStatus.FAILED:
+                self._failures.append(error)
+
+    def _done(self) -> None:
+        self._unfinished -= 1
+        if not self._unfinished and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+
+def _finish_time(record: TaskRecord) -> float:
+    assert record.finished is not None
+    return record.finished
