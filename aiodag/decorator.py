@@ -35,14 +35,16 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-class TaskFunction(Generic[P, T]):
+class TaskFunction(Generic[T]):
     """A function wrapped by :func:`task`.  Calling it schedules a run and returns a
     :class:`~aiodag.TaskHandle`; the function itself runs once its dependencies are done.
+
+    Arguments are typed ``Any``: any of them may be a handle standing for the value.
     """
 
     def __init__(
         self,
-        fn: Callable[P, Awaitable[T]] | Callable[P, T],
+        fn: Callable[..., Awaitable[T]] | Callable[..., T],
         exogenous: tuple[asyncio.Future[Any], ...] = (),
         *,
         name: str | None = None,
@@ -59,9 +61,12 @@ class TaskFunction(Generic[P, T]):
         self.exogenous = exogenous
         default = getattr(fn, "__name__", None) or type(fn).__name__
         self.name: str = default if name is None else name
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"task(): name must be a non-empty string, got {self.name!r}")
+        self.ref_prefix = self.name + "#"
+        functools.update_wrapper(self, fn)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle[T]:
+    def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[T]:
         """Schedule the task on the running loop and return its handle at once."""
         try:
             loop = asyncio.get_running_loop()
@@ -73,7 +78,7 @@ class TaskFunction(Generic[P, T]):
             ) from None
         return TaskHandle(self, loop, args, kwargs, plan_args(args, kwargs))
 
-    def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[..., T]:
+    def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T]:
         # Decorating a method: bind `self` like a function would.
         if obj is None:
             return self
@@ -96,7 +101,7 @@ def task(
     *deps: asyncio.Future[Any],
     name: str | None = ...,
     executor: Executor | None = ...,
-) -> TaskFunction[P, T]: ...
+) -> TaskFunction[T]: ...
 @overload
 def task(
     fn: Callable[P, T],
@@ -104,7 +109,7 @@ def task(
     *deps: asyncio.Future[Any],
     name: str | None = ...,
     executor: Executor | None = ...,
-) -> TaskFunction[P, T]: ...
+) -> TaskFunction[T]: ...
 @overload
 def task(
     fn: None = ...,
@@ -112,14 +117,14 @@ def task(
     *,
     name: str | None = ...,
     executor: Executor | None = ...,
-) -> Callable[[Callable[P, Any]], TaskFunction[P, Any]]: ...
+) -> Callable[[Callable[P, Any]], TaskFunction[Any]]: ...
 def task(
     fn: Callable[..., Any] | None = None,
     /,
     *deps: asyncio.Future[Any],
     name: str | None = None,
     executor: Executor | None = None,
-) -> TaskFunction[..., Any] | Callable[[Callable[..., Any]], TaskFunction[..., Any]]:
+) -> TaskFunction[Any] | Callable[[Callable[..., Any]], TaskFunction[Any]]:
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
     * ``@task`` or ``@task(name="load")`` on an ``async def`` or a plain ``def`` (which

@@ -10,7 +10,7 @@ futures are remembered so that resolving touches only those.
 from __future__ import annotations
 
 from asyncio import Future
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["ArgPlan", "plan_args", "resolve"]
 
@@ -38,41 +38,53 @@ def _collect(value: Any, found: list[Future[Any]]) -> bool:
     return False
 
 
-class ArgPlan:
+class ArgPlan(NamedTuple):
     """Where the futures are in one call's arguments."""
 
-    __slots__ = ("arg_positions", "futures", "kwarg_keys", "top_level_only")
-
-    def __init__(
-        self, futures: list[Future[Any]], arg_positions: list[int], kwarg_keys: list[str]
-    ) -> None:
-        self.futures = futures
-        self.arg_positions = arg_positions
-        self.kwarg_keys = kwarg_keys
-        self.top_level_only = not kwarg_keys and len(arg_positions) == len(futures)
-        """Every future is itself a positional argument: the common, fast case."""
+    futures: list[Future[Any]]
+    """Every future found, in argument order (may repeat)."""
+    arg_positions: list[int]
+    """Positional arguments that are, or contain, futures."""
+    kwarg_keys: list[str]
+    """Keyword arguments that are, or contain, futures."""
+    top_level_only: bool
+    """Every future is itself a positional argument."""
+    all_futures: bool
+    """Every positional argument is a future, and no keyword argument holds one:
+    the commonest case, resolved in C with ``map(Future.result, args)``."""
 
 
 def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
     """Scan a call's arguments; ``None`` when there is no future among them."""
+    # Hot path: written as plain loops, which beat comprehensions here.
     found: list[Future[Any]] = []
     positions: list[int] = []
+    nested = False
+    i = 0
+    for arg in args:
+        if isinstance(arg, Future):
+            found.append(arg)
+            positions.append(i)
+        elif type(arg) in _CONTAINERS and _collect(arg, found):
+            positions.append(i)
+            nested = True
+        i += 1
     keys: list[str] = []
-    for i, arg in enumerate(args):
-        if isinstance(arg, Future):
-            found.append(arg)
-            positions.append(i)
-        elif type(arg) in _CONTAINERS and _collect(arg, found):
-            positions.append(i)
-    for key, arg in kwargs.items():
-        if isinstance(arg, Future):
-            found.append(arg)
-            keys.append(key)
-        elif type(arg) in _CONTAINERS and _collect(arg, found):
-            keys.append(key)
+    if kwargs:
+        for key, arg in kwargs.items():
+            if isinstance(arg, Future):
+                found.append(arg)
+                keys.append(key)
+            elif type(arg) in _CONTAINERS and _collect(arg, found):
+                keys.append(key)
     if not found:
         return None
-    return ArgPlan(found, positions, keys)
+    top_level_only = not nested and not keys
+    all_futures = top_level_only and len(positions) == i
+    return _new_plan(ArgPlan, (found, positions, keys, top_level_only, all_futures))
+
+
+_new_plan = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 
 
 def _substitute(value: Any) -> Any:
@@ -96,7 +108,7 @@ def resolve(
         resolved = list(args)
         for i in plan.arg_positions:
             resolved[i] = resolved[i].result()
-        return tuple(resolved), kwargs
+        return resolved, kwargs  # type: ignore[return-value]  # a list unpacks as well
     if plan.arg_positions:
         resolved = list(args)
         for i in plan.arg_positions:

@@ -20,8 +20,6 @@ import contextvars
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import run as _run
@@ -59,7 +57,7 @@ _next_id = 0
 _NEW, _BEGUN, _ENDED = 0, 1, 2
 
 
-class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is final in typeshed
+class TaskHandle(asyncio.Task[T], Generic[T]):
     """The result of calling a task: an :class:`asyncio.Task` that knows its place in the DAG.
 
     Await it (any number of times), gather it, shield it, cancel it; pass it to other
@@ -85,7 +83,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is 
 
     def __init__(
         self,
-        spec: TaskFunction[..., T],
+        spec: TaskFunction[T],
         loop: asyncio.AbstractEventLoop,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -116,38 +114,35 @@ class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is 
         self._run = run
         self._sinks: tuple[SinkSlot, ...] = run._slots if run is not None else sinks._global_slots
 
+        # The future `_main` waits on is made only if it still has to wait when it
+        # begins: often the upstreams have finished by then (cheaper that way).
+        self._waiter: asyncio.Future[None] | None = None
+        self._trouble = False
         waiting = 0
-        trouble = False
         for fut in deps:
             if fut.get_loop() is not loop:
                 raise ValueError(
                     f"task {spec.name!r} got {fut!r}, a future of another event loop; "
                     "a dependency must belong to the loop the task is called on"
                 )
-            if not fut.done():
+            if fut.done():
+                if fut.cancelled() or fut.exception() is not None:
+                    self._trouble = True
+            elif isinstance(fut, TaskHandle):
+                # Upstream handles notify their dependents directly when they
+                # finish: no done-callback, so no extra trip through the loop.
                 waiting += 1
-            elif fut.cancelled() or fut.exception() is not None:
-                trouble = True
-        self._waiting = waiting
-        self._trouble = trouble
-        self._waiter: asyncio.Future[None] | None = None
-        if waiting and not trouble:
-            self._waiter = loop.create_future()
-            for fut in deps:
-                if fut.done():
-                    continue
-                if isinstance(fut, TaskHandle):
-                    # Upstream handles notify their dependents directly when they
-                    # finish: no done-callback, so no extra trip through the loop.
-                    if fut._dependents is None:
-                        fut._dependents = [self]
-                    else:
-                        fut._dependents.append(self)
+                if fut._dependents is None:
+                    fut._dependents = [self]
                 else:
-                    fut.add_done_callback(self._foreign_done)
+                    fut._dependents.append(self)
+            else:
+                waiting += 1
+                fut.add_done_callback(self._foreign_done)
+        self._waiting = waiting
 
         super().__init__(self._main(args, kwargs, plan, deps), loop=loop,
-                         name=f"{spec.name}#{task_id}")
+                         name=spec.ref_prefix + str(task_id))
         _alive.add(self)
         if run is not None or self._sinks:
             self._report_created(run, args, kwargs, plan, deps)
@@ -166,7 +161,8 @@ class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is 
     def status(self) -> TaskStatus:
         """Where the task is now (derived from the asyncio task's own state)."""
         if not self.done():
-            return RUNNING if self._waiter is None and self._phase else PENDING
+            waiting = self._phase == _NEW or self._waiter is not None
+            return PENDING if waiting else RUNNING
         if self.cancelled():
             return CANCELLED
         exc = self.exception()
@@ -197,7 +193,8 @@ class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is 
         deps: list[asyncio.Future[Any]],
     ) -> T:
         self._phase = _BEGUN
-        if self._waiter is not None:
+        if self._waiting and not self._trouble:
+            self._waiter = self.get_loop().create_future()
             try:
                 await self._waiter
             except asyncio.CancelledError:
@@ -207,7 +204,10 @@ class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is 
         if self._trouble:
             self._stop_for_upstream(deps)
         if plan is not None:
-            args, kwargs = resolve(plan, args, kwargs)
+            if plan.all_futures:
+                args = map(_result, args)  # type: ignore[assignment]
+            else:
+                args, kwargs = resolve(plan, args, kwargs)
         del deps, plan  # the handle keeps neither its upstreams nor their results
         record = self._record
         if record is not None or self._sinks:
@@ -292,7 +292,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):  # type: ignore[misc]  # Task is 
         if self._phase != _ENDED:
             self._end(CANCELLED, None, None)
 
-    def _in_executor(self, spec: TaskFunction[..., T], args: tuple[Any, ...],
+    def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> asyncio.Future[T]:
         # Carry the context (and so the current span) into the worker thread.
         call = functools.partial(contextvars.copy_context().run, spec.fn, *args, **kwargs)
@@ -354,6 +354,7 @@ PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
 UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 DATA, EXOGENOUS = DependencyKind.DATA, DependencyKind.EXOGENOUS
+_result = asyncio.Future.result
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
 
 

@@ -33,7 +33,6 @@ from .events import (
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
 
-
 __all__ = ["Run", "TaskRecord"]
 
 _current_run: ContextVar[Run | None] = ContextVar("aiodag.run", default=None)
