@@ -247,7 +247,10 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if record is not None or self._sinks:
             ts = time.monotonic_ns()
             if record is not None:
-                self._run._finished(record, status, error, ts)  # type: ignore[union-attr]
+                record.status = status
+                record.finished_ns = ts
+                if error is not None:
+                    self._run._failed(record, error)  # type: ignore[union-attr]
             if self._sinks:
                 emit(self._sinks, TaskFinished(self.id, status, error, failed_upstream, ts))
         if error is not None:
@@ -271,8 +274,11 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     dependent._trouble = True
                     dependent._wake()
         _alive.discard(self)
-        if self._run is not None:
-            self._run._done()
+        run = self._run
+        if run is not None:
+            run._unfinished -= 1
+            if not run._unfinished:
+                run._all_done()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -331,15 +337,17 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         deps: list[asyncio.Future[Any]],
     ) -> None:
         ts = time.monotonic_ns()
-        arg_reprs = tuple([_arg_repr(arg) for arg in args])
-        kwarg_reprs = tuple([(key, _arg_repr(value)) for key, value in kwargs.items()])
+        arg_reprs = tuple(map(_arg_repr, args))
+        kwarg_reprs = tuple([(k, _arg_repr(v)) for k, v in kwargs.items()]) if kwargs else ()
         label = format_call(self._spec.name, arg_reprs, kwarg_reprs)
-        data = plan.futures if plan is not None else ()
-        dependencies = tuple([
-            _new_tuple(Dependency, (fut.id, DATA if fut in data else EXOGENOUS))
-            for fut in deps
-            if isinstance(fut, TaskHandle)
-        ])
+        edges: list[Dependency] = []
+        if deps:
+            data = plan.futures if plan is not None else ()
+            for fut in deps:
+                if isinstance(fut, TaskHandle):
+                    kind = DATA if fut in data else EXOGENOUS
+                    edges.append(_new_tuple(Dependency, (fut.id, kind)))
+        dependencies = tuple(edges)
         if run is not None:
             self._record = run._add(self.id, self._spec.name, label, dependencies, ts)
         if self._sinks:

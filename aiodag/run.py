@@ -298,18 +298,13 @@ class Run:
         self._unfinished += 1
         return record
 
-    def _finished(self, record: TaskRecord, status: TaskStatus,
-                  error: BaseException | None, ts: int) -> None:
-        record.status = status
-        record.finished_ns = ts
-        if error is not None:
-            record.error = error
-            if status is TaskStatus.FAILED:
-                self._failures.append(error)
+    def _failed(self, record: TaskRecord, error: BaseException) -> None:
+        record.error = error
+        if record.status is TaskStatus.FAILED:
+            self._failures.append(error)
 
-    def _done(self) -> None:
-        self._unfinished -= 1
-        if not self._unfinished and self._idle is not None and not self._idle.done():
+    def _all_done(self) -> None:
+        if self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
 
 
