@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 
+from .analysis import critical_path
 from .events import (
     ClockAnchor,
     Dependency,
@@ -185,28 +186,7 @@ class Run:
         Start from the task that finished last; repeatedly step to the dependency that
         finished last before it started.  Any delay on this chain delays the run.
         """
-        records = self._records
-        done = [r for r in records.values() if r.finished is not None]
-        if not done:
-            return []
-        current = max(done, key=_finish_time)
-        path = [current]
-        while True:
-            limit = current.started if current.started is not None else current.finished
-            assert limit is not None
-            upstreams = [
-                up
-                for dep in current.deps
-                if (up := records.get(dep.upstream_id)) is not None
-                and up.finished is not None
-                and up.finished <= limit
-            ]
-            if not upstreams:
-                break
-            current = max(upstreams, key=_finish_time)
-            path.append(current)
-        path.reverse()
-        return path
+        return critical_path(self._records)
 
     def counts(self) -> dict[TaskStatus, int]:
         """How many tasks have each status (every status is a key)."""
@@ -306,8 +286,3 @@ class Run:
     def _all_done(self) -> None:
         if self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
-
-
-def _finish_time(record: TaskRecord) -> float:
-    assert record.finished is not None
-    return record.finished

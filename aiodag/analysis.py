@@ -1,0 +1,62 @@
+"""Timing analysis of a recorded DAG: the critical path.
+
+Works on any records with ``id``, ``deps`` (``(upstream_id, kind)`` pairs), ``started``
+and ``finished`` (seconds, ``None`` where not reached): a live :class:`~aiodag.Run`'s
+and a run rebuilt from a stored trace alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+__all__ = ["critical_path"]
+
+
+class _Timed(Protocol):
+    @property
+    def id(self) -> Hashable: ...
+    @property
+    def deps(self) -> Sequence[tuple[Hashable, str]]: ...
+    @property
+    def started(self) -> float | None: ...
+    @property
+    def finished(self) -> float | None: ...
+
+
+R = TypeVar("R", bound=_Timed)
+
+
+def critical_path(records: Mapping[Hashable, R]) -> list[R]:
+    """The chain of records, first to last, that decided when the run ended.
+
+    Start from the record that finished last; repeatedly step to the dependency that
+    finished last before it started (before it finished, for a task that never
+    started).  Any delay on this chain delays the end of the run.
+    """
+    done = [r for r in records.values() if r.finished is not None]
+    if not done:
+        return []
+    current = max(done, key=_finish_time)
+    path = [current]
+    while True:
+        limit = current.started if current.started is not None else current.finished
+        assert limit is not None
+        upstreams = [
+            up
+            for upstream_id, _kind in current.deps
+            if (up := records.get(upstream_id)) is not None
+            and up.finished is not None
+            and up.finished <= limit
+        ]
+        if not upstreams:
+            break
+        current = max(upstreams, key=_finish_time)
+        path.append(current)
+    path.reverse()
+    return path
+
+
+def _finish_time(record: _Timed) -> float:
+    assert record.finished is not None
+    return record.finished

@@ -1,0 +1,164 @@
+"""Parsing the command line and running the commands.
+
+Bad input of any kind (a missing file, no such function, a file that is not a trace,
+an unknown command) ends in one ``aiodag: error: …`` line on stderr and exit status 2,
+never a traceback.  A pipeline that fails exits with status 1, after writing its
+drawing and its trace: a failed run is when people most need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ..demo import etl_pipeline
+from .errors import UsageError
+from .outputs import Outputs
+from .pipeline import load_pipeline
+from .report import failure_report, summary
+
+__all__ = ["UsageError", "main"]
+
+VIZ_DIRECTIONS = ("TB", "LR", "BT", "RL")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block plus a line: the rest is in --help.
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
+    return value
+
+
+def _add_export_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("aiodag-out"), metavar="DIR",
+                        help="where to write pipeline.svg, pipeline.png and trace.jsonl "
+                             "(default: ./aiodag-out)")
+    parser.add_argument("--otlp", metavar="URL", default=None,
+                        help="also export the trace over OTLP to this endpoint, e.g. Jaeger's "
+                             "http://localhost:4317 (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
+    parser.add_argument("--otlp-protocol", choices=("grpc", "http"), default=None,
+                        help="OTLP transport (default: $OTEL_EXPORTER_OTLP_PROTOCOL, else "
+                             "http for port 4318 or a /v1/traces path, else grpc)")
+
+
+def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--direction", choices=VIZ_DIRECTIONS, default="TB",
+                        help="TB top-down (default) or LR left-right")
+    parser.add_argument("--slack", action="store_true", help="show each task's slack")
+    parser.add_argument("--aggregate-above", type=int, default=500, metavar="N",
+                        help="draw one node per task name above N tasks (default 500)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aiodag", description="Build, run, trace and draw asyncio DAGs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="run the seed's ETL pipeline, write its "
+                                            "drawing and trace, print a summary")
+    demo.add_argument("--speed", type=_positive, default=0.1,
+                      help="multiply the seed's sleep times (default 0.1: about 1 s)")
+    _add_export_options(demo)
+    _add_drawing_options(demo)
+
+    run = commands.add_parser("run", help="run your pipeline: FILE.py[:FUNC], FUNC "
+                                          "an async function (default main)")
+    run.add_argument("target", metavar="FILE.py[:FUNC]")
+    run.add_argument("--name", default=None, help="the run's name (default: the file's stem)")
+    _add_export_options(run)
+    _add_drawing_options(run)
+
+    render = commands.add_parser("render", help="draw the DAG of a run stored in an OTLP "
+                                                "JSON trace file")
+    render.add_argument("trace", type=Path, metavar="TRACE.jsonl")
+    render.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                        help="the drawing: .svg, .png, .pdf or .dot (default: TRACE.svg)")
+    render.add_argument("--run", dest="run_name", default=None, metavar="NAME",
+                        help="which run, when the file holds several (default: the last)")
+    _add_drawing_options(render)
+    return parser
+
+
+def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"direction": args.direction, "slack": args.slack, "max_nodes": args.aggregate_above}
+
+
+def _execute(args: argparse.Namespace, name: str,
+             pipeline: Callable[[], Awaitable[object]]) -> int:
+    outputs = Outputs(args.out, otlp=args.otlp or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                      otlp_protocol=args.otlp_protocol, options=_drawing_options(args))
+    result = asyncio.run(outputs.run(name, pipeline))
+    print(summary(result.run))
+    for line in outputs.written():
+        print(line)
+    if result.failed:
+        print(failure_report(result.run, result.pipeline_errors), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    speed: float = args.speed
+
+    async def pipeline() -> object:
+        return await etl_pipeline(speed)
+
+    return _execute(args, "etl", pipeline)
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = load_pipeline(args.target)
+    return _execute(args, args.name or loaded.default_name, loaded.function)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from ..trace.stored import TraceFileError, load_run
+    from ..viz import GraphvizNotFoundError, render
+
+    output: Path = args.output or args.trace.with_suffix(".svg")
+    try:
+        run = load_run(args.trace, args.run_name)
+        path = render(run, output, **_drawing_options(args))  # type: ignore[arg-type]
+    except (TraceFileError, GraphvizNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
+    print(f"rendered run {run.name!r} ({len(run.tasks)} tasks) to {path}")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": _demo,
+    "run": _run,
+    "render": _render,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``aiodag`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    # Task failures are logged (logger "aiodag") with their tracebacks; say whose they are.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    try:
+        return _COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"aiodag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aiodag: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,98 @@
+"""A live progress display for a run: a sink counting tasks by state.
+
+On a terminal it draws a ``rich`` status line (done / running / pending / failed,
+elapsed) that refreshes itself; elsewhere (a log, a pipe, CI) it prints a plain line at
+most once per ``interval`` seconds and a last one when the run ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from ..events import Event, RunFinished, TaskCreated, TaskFinished, TaskStarted, TaskStatus
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """A sink (and context manager) showing how far a run has got."""
+
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 1.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self.pending = self.running = self.ok = self.failed = self.other = 0
+        self._start = time.monotonic()
+        self._last_line = 0.0
+        self._console = Console(file=self.stream)
+        self._live: Live | None = None
+        self._running_ids: set[int] = set()
+
+    @property
+    def done(self) -> int:
+        """Tasks that have ended, whatever their status."""
+        return self.ok + self.failed + self.other
+
+    def line(self) -> str:
+        """The current state in one line."""
+        elapsed = time.monotonic() - self._start
+        return (
+            f"done {self.done}  running {self.running}  pending {self.pending}  "
+            f"failed {self.failed}  elapsed {elapsed:.1f}s"
+        )
+
+    def __enter__(self) -> Progress:
+        self._start = time.monotonic()
+        if self._console.is_terminal:
+            # Live redraws from its own thread, reading these counters.
+            self._live = Live(self._render(), console=self._console,
+                              refresh_per_second=8, get_renderable=self._render,
+                              transient=False)
+            self._live.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        else:
+            self._print_line()
+
+    def _render(self) -> Text:
+        return Text(self.line(), style="bold red" if self.failed else "bold")
+
+    def _print_line(self) -> None:
+        self._last_line = time.monotonic()
+        print(self.line(), file=self.stream, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TaskCreated):
+            self.pending += 1
+        elif isinstance(event, TaskStarted):
+            self._running_ids.add(event.task_id)
+            self.pending -= 1
+            self.running += 1
+        elif isinstance(event, TaskFinished):
+            # A task that never started leaves "pending", one that ran leaves "running".
+            if event.task_id in self._running_ids:
+                self._running_ids.discard(event.task_id)
+                self.running -= 1
+            else:
+                self.pending -= 1
+            if event.status is TaskStatus.OK:
+                self.ok += 1
+            elif event.status is TaskStatus.FAILED:
+                self.failed += 1
+            else:
+                self.other += 1
+        elif isinstance(event, RunFinished):
+            return
+        if self._live is None and time.monotonic() - self._last_line >= self.interval:
+            self._print_line()

@@ -1,0 +1,20 @@
+import asyncio
+from aiodag import task
+
+@task
+async def load(key):
+    await asyncio.sleep(0.01)
+    if key == "bad":
+        raise ValueError(f"cannot load {key!r}")
+    return key
+
+@task
+async def combine(*parts):
+    return "+".join(parts)
+
+async def main():
+    combine(load("a"), load("bad"))
+    await combine(load("b"), load("c"))
+
+def not_async():
+    pass

@@ -1,0 +1,196 @@
+"""The ``aiodag`` command, run as a real subprocess; outputs parsed and checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PIPELINES = Path(__file__).parent / "pipelines"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def aiodag(*args: str | Path, cwd: Path | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m aiodag ARGS`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "aiodag", *map(str, args)],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def svg_nodes(path: Path) -> dict[str, str]:
+    """DOT node name -> visible text, from a rendered SVG."""
+    root = ET.parse(path).getroot()
+    nodes = {}
+    for group in root.iter(f"{SVG}g"):
+        if "node" in (group.get("class") or "").split():
+            title = group.find(f"{SVG}title")
+            texts = " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
+            assert title is not None and title.text is not None
+            nodes[title.text] = texts
+    return nodes
+
+
+def svg_edges(path: Path) -> list[str]:
+    """The titles (``a->b``) of a rendered SVG's edges."""
+    root = ET.parse(path).getroot()
+    return [
+        group.findtext(f"{SVG}title") or ""
+        for group in root.iter(f"{SVG}g") if "edge" in (group.get("class") or "").split()
+    ]
+
+
+def trace_spans(path: Path) -> list[dict[str, Any]]:
+    """Every span of an OTLP JSON lines file, with attributes as a plain dict."""
+    spans = []
+    for line in path.read_text().splitlines():
+        for resource in json.loads(line)["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    span["attrs"] = {
+                        a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])
+                    }
+                    spans.append(span)
+    return spans
+
+
+@pytest.mark.dot
+def test_demo_writes_drawings_and_trace_and_prints_a_summary(tmp_path: Path) -> None:
+    """aiodag demo: pipeline.svg/png and trace.jsonl of the 14-task ETL run, and a summary."""
+    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("run 'etl': 14 tasks, makespan ")
+    assert lines[1].startswith("critical path: fetch('c1') → concatenate(")
+    assert lines[1].split(" → ")[-1].startswith("upload(")
+    table = [line for line in lines if line.startswith(("fetch(", "concatenate(", "strip", "upload("))]
+    assert len(table) == 14
+    assert all(" ok " in row for row in table)
+
+    nodes = svg_nodes(tmp_path / "pipeline.svg")
+    assert len([n for n in nodes if n.isdigit()]) == 14
+    assert any("fetch('c1')" in text for text in nodes.values())
+    assert len([e for e in svg_edges(tmp_path / "pipeline.svg") if "->" in e]) >= 14
+    png = (tmp_path / "pipeline.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+    spans = trace_spans(tmp_path / "trace.jsonl")
+    run_spans = [s for s in spans if "aiodag.run.id" in s["attrs"]]
+    task_spans = [s for s in spans if "aiodag.task.id" in s["attrs"]]
+    assert [s["name"] for s in run_spans] == ["etl"]
+    assert len(task_spans) == 14
+    assert all(s["parentSpanId"] == run_spans[0]["spanId"] for s in task_spans)
+    assert sum(len(s.get("links", [])) for s in task_spans) == 14
+
+
+@pytest.mark.dot
+def test_run_executes_a_users_pipeline_with_outputs(tmp_path: Path) -> None:
+    """aiodag run FILE.py: runs main() in a Run; data and exogenous edges are drawn."""
+    result = aiodag("run", PIPELINES / "good.py", "--out", tmp_path, "--name", "mine")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("run 'mine': 4 tasks")
+    nodes = svg_nodes(tmp_path / "pipeline.svg")
+    assert sorted(t.split("(")[0].split()[-1] for t in nodes.values() if "(" in t)[:4] == [
+        "gate", "load", "load", "merge"
+    ]
+    spans = trace_spans(tmp_path / "trace.jsonl")
+    merge = next(s for s in spans if s["name"] == "merge")
+    kinds = sorted(link["attributes"][0]["value"]["stringValue"] for link in merge["links"])
+    assert kinds == ["data", "data", "exogenous"]
+
+
+def test_run_picks_the_named_function(tmp_path: Path) -> None:
+    """FILE.py:FUNC runs FUNC instead of main."""
+    result = aiodag("run", f"{PIPELINES / 'good.py'}:other", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("run 'good': 1 tasks")
+
+
+@pytest.mark.dot
+def test_a_failing_pipeline_reports_and_still_writes_everything(tmp_path: Path) -> None:
+    """A failed task: a readable report, exit status 1, drawings and trace written."""
+    result = aiodag("run", PIPELINES / "failing.py", "--out", tmp_path)
+    assert result.returncode == 1
+    assert "run 'failing' failed: 1 task(s) raised, 1 did not run because of them" in result.stderr
+    assert "load('bad'): ValueError: cannot load 'bad'" in result.stderr
+    nodes = svg_nodes(tmp_path / "pipeline.svg")
+    assert any("ValueError" in text for text in nodes.values())
+    statuses = sorted(s["attrs"]["aiodag.task.status"] for s in trace_spans(tmp_path / "trace.jsonl")
+                      if "aiodag.task.id" in s["attrs"])
+    assert statuses == ["failed", "ok", "ok", "ok", "ok", "upstream_failed"]
+    assert (tmp_path / "pipeline.png").stat().st_size > 1000
+
+
+@pytest.mark.dot
+def test_render_rebuilds_the_dag_from_a_stored_trace(tmp_path: Path) -> None:
+    """aiodag render: the stored trace's DAG, drawn like the live run's."""
+    assert aiodag("demo", "--out", tmp_path, "--speed", "0.01").returncode == 0
+    out = tmp_path / "rebuilt.svg"
+    result = aiodag("render", tmp_path / "trace.jsonl", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"rendered run 'etl' (14 tasks) to {out}"
+    live, rebuilt = svg_nodes(tmp_path / "pipeline.svg"), svg_nodes(out)
+    assert live.keys() == rebuilt.keys()
+    assert sorted(svg_edges(tmp_path / "pipeline.svg")) == sorted(svg_edges(out))
+    dot = tmp_path / "rebuilt.dot"
+    assert aiodag("render", tmp_path / "trace.jsonl", "-o", dot).returncode == 0
+    assert dot.read_text().startswith("digraph")
+
+
+@pytest.mark.dot
+def test_render_chooses_a_run_by_name(tmp_path: Path) -> None:
+    """Several runs in one file: --run NAME picks one, the default is the last."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert aiodag("run", PIPELINES / "good.py", "--out", first, "--name", "one").returncode == 0
+    assert aiodag("demo", "--out", second, "--speed", "0.01").returncode == 0
+    both = tmp_path / "both.jsonl"
+    both.write_text((first / "trace.jsonl").read_text() + (second / "trace.jsonl").read_text())
+    last = aiodag("render", both, "-o", tmp_path / "last.svg")
+    assert "rendered run 'etl' (14 tasks)" in last.stdout
+    named = aiodag("render", both, "--run", "one", "-o", tmp_path / "one.svg")
+    assert "rendered run 'one' (4 tasks)" in named.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["run", "missing.py"], "no such file: 'missing.py'"),
+        (["run", "good.py:nothing"], "has no function 'nothing' (async functions there: main, other)"),
+        (["run", "failing.py:not_async"], "is not an async function"),
+        (["render", "missing.jsonl"], "no such file: 'missing.jsonl'"),
+        (["render", "good.py"], "is not an OTLP JSON trace file"),
+        (["render", "empty.jsonl"], "none of an aiodag task"),
+        (["demo", "--speed", "0"], "must be greater than 0"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_no_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """Every error path: one line on stderr, exit status 2, never a traceback."""
+    for name in ("good.py", "failing.py"):
+        (tmp_path / name).write_text((PIPELINES / name).read_text())
+    (tmp_path / "empty.jsonl").write_text('{"resourceSpans": []}\n')
+    result = aiodag(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("aiodag") and ": error: " in lines[0]
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_progress_is_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
+    """Piped output gets plain progress lines ending with the final counts."""
+    result = aiodag("run", PIPELINES / "good.py", "--out", tmp_path)
+    progress = [line for line in result.stderr.splitlines() if line.startswith("done ")]
+    assert progress, result.stderr
+    assert progress[-1].startswith("done 4  running 0  pending 0  failed 0  elapsed ")
