@@ -57,6 +57,12 @@ class ArgPlan(NamedTuple):
 def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
     """Scan a call's arguments; ``None`` when there is no future among them."""
     # Hot path: written as plain loops, which beat comprehensions here.
+    if args and not kwargs:
+        for arg in args:
+            if not isinstance(arg, Future):
+                break
+        else:  # the commonest shape: every argument is an upstream
+            return _new_plan(ArgPlan, (list(args), _EMPTY, _EMPTY, True, True))
     found: list[Future[Any]] = []
     positions: list[int] = []
     nested = False
@@ -84,7 +90,8 @@ def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
     return _new_plan(ArgPlan, (found, positions, keys, top_level_only, all_futures))
 
 
-_new_plan = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
+_new_plan = tuple.__new__
+_EMPTY: list[Any] = []  # shared, never mutated  # skips NamedTuple's Python-level __new__ on the hot path
 
 
 def _substitute(value: Any) -> Any:
@@ -104,6 +111,8 @@ def resolve(
     plan: ArgPlan, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The arguments with every future replaced by its result (all must be done)."""
+    if plan.all_futures:
+        return [fut.result() for fut in args], kwargs  # type: ignore[return-value]
     if plan.top_level_only:
         resolved = list(args)
         for i in plan.arg_positions:

@@ -264,3 +264,25 @@ async def test_repr_shows_name_id_and_status() -> None:
     await h
     assert repr(h) == f"<TaskHandle double#{h.id} ok>"
     assert repr(double) == "<aiodag task 'double'>"
+
+
+async def test_resolution_works_for_every_argument_shape() -> None:
+    """All-handles, mixed, nested and keyword shapes resolve to the same values."""
+    from aiodag.deps import plan_args, resolve
+
+    loop = asyncio.get_running_loop()
+    f1, f2 = loop.create_future(), loop.create_future()
+    f1.set_result(1)
+    f2.set_result(2)
+    shapes: list[tuple[tuple[Any, ...], dict[str, Any], tuple[Any, ...], dict[str, Any]]] = [
+        ((f1, f2), {}, (1, 2), {}),
+        ((f1, 5, f2), {}, (1, 5, 2), {}),
+        (([f1], {"k": (f2,)}), {}, ([1], {"k": (2,)}), {}),
+        ((f1,), {"b": f2, "c": [f1]}, (1,), {"b": 2, "c": [1]}),
+    ]
+    for args, kwargs, want_args, want_kwargs in shapes:
+        plan = plan_args(args, kwargs)
+        assert plan is not None
+        got_args, got_kwargs = resolve(plan, args, kwargs)
+        assert (tuple(got_args), got_kwargs) == (want_args, want_kwargs)
+    assert plan_args((1, [2], {"x": 3}), {"y": 4}) is None
