@@ -8,7 +8,7 @@ and a run rebuilt from a stored trace alike.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["critical_path"]
 
@@ -27,7 +27,7 @@ class _Timed(Protocol):
 R = TypeVar("R", bound=_Timed)
 
 
-def critical_path(records: Mapping[Hashable, R]) -> list[R]:
+def critical_path(records: Mapping[Any, R]) -> list[R]:
     """The chain of records, first to last, that decided when the run ended.
 
     Start from the record that finished last; repeatedly step to the dependency that

@@ -90,8 +90,8 @@ def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
     return _new_plan(ArgPlan, (found, positions, keys, top_level_only, all_futures))
 
 
-_new_plan = tuple.__new__
-_EMPTY: list[Any] = []  # shared, never mutated  # skips NamedTuple's Python-level __new__ on the hot path
+_new_plan = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
+_EMPTY: list[Any] = []  # shared, never mutated
 
 
 def _substitute(value: Any) -> Any:

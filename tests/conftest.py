@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -23,3 +24,10 @@ def _no_global_sinks() -> Iterator[None]:
 def recorder() -> RecordingSink:
     """A fresh recording sink."""
     return RecordingSink()
+
+
+@pytest.fixture(autouse=True)
+def _dot_is_required(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``dot`` fail, never skip, when Graphviz is missing (CI installs it)."""
+    if request.node.get_closest_marker("dot") and shutil.which("dot") is None:
+        pytest.fail("Graphviz's `dot` is not on PATH; install it: apt-get install graphviz")

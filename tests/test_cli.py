@@ -56,7 +56,8 @@ def trace_spans(path: Path) -> list[dict[str, Any]]:
             for scope in resource["scopeSpans"]:
                 for span in scope["spans"]:
                     span["attrs"] = {
-                        a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])
+                        a["key"]: next(iter(a["value"].values()))
+                        for a in span.get("attributes", [])
                     }
                     spans.append(span)
     return spans
@@ -71,7 +72,8 @@ def test_demo_writes_drawings_and_trace_and_prints_a_summary(tmp_path: Path) -> 
     assert lines[0].startswith("run 'etl': 14 tasks, makespan ")
     assert lines[1].startswith("critical path: fetch('c1') → concatenate(")
     assert lines[1].split(" → ")[-1].startswith("upload(")
-    table = [line for line in lines if line.startswith(("fetch(", "concatenate(", "strip", "upload("))]
+    calls = ("fetch(", "concatenate(", "strip", "upload(")
+    table = [line for line in lines if line.startswith(calls)]
     assert len(table) == 14
     assert all(" ok " in row for row in table)
 
@@ -123,8 +125,10 @@ def test_a_failing_pipeline_reports_and_still_writes_everything(tmp_path: Path) 
     assert "load('bad'): ValueError: cannot load 'bad'" in result.stderr
     nodes = svg_nodes(tmp_path / "pipeline.svg")
     assert any("ValueError" in text for text in nodes.values())
-    statuses = sorted(s["attrs"]["aiodag.task.status"] for s in trace_spans(tmp_path / "trace.jsonl")
-                      if "aiodag.task.id" in s["attrs"])
+    spans = trace_spans(tmp_path / "trace.jsonl")
+    statuses = sorted(
+        s["attrs"]["aiodag.task.status"] for s in spans if "aiodag.task.id" in s["attrs"]
+    )
     assert statuses == ["failed", "ok", "ok", "ok", "ok", "upstream_failed"]
     assert (tmp_path / "pipeline.png").stat().st_size > 1000
 
@@ -164,7 +168,7 @@ def test_render_chooses_a_run_by_name(tmp_path: Path) -> None:
     [
         (["bogus"], "invalid choice: 'bogus'"),
         (["run", "missing.py"], "no such file: 'missing.py'"),
-        (["run", "good.py:nothing"], "has no function 'nothing' (async functions there: main, other)"),
+        (["run", "good.py:nothing"], "no function 'nothing' (async functions there: main, other)"),
         (["run", "failing.py:not_async"], "is not an async function"),
         (["render", "missing.jsonl"], "no such file: 'missing.jsonl'"),
         (["render", "good.py"], "is not an OTLP JSON trace file"),

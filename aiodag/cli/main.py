@@ -133,7 +133,7 @@ def _render(args: argparse.Namespace) -> int:
     output: Path = args.output or args.trace.with_suffix(".svg")
     try:
         run = load_run(args.trace, args.run_name)
-        path = render(run, output, **_drawing_options(args))  # type: ignore[arg-type]
+        path = render(run, output, **_drawing_options(args))
     except (TraceFileError, GraphvizNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -85,7 +85,7 @@ class StoredRun:
         return self._by_id[task_id]
 
     def critical_path(self) -> list[StoredTask]:
-        """The chain of tasks that decided when the run ended (as :meth:`aiodag.Run.critical_path`)."""
+        """The chain of tasks that decided when the run ended (as ``Run.critical_path``)."""
         return critical_path(self._by_id)
 
     def counts(self) -> dict[TaskStatus, int]:
@@ -155,6 +155,10 @@ def _spans(path: Path) -> list[Span]:
     return spans
 
 
+def _sid(span: Span) -> bytes:
+    return span.span_id or b""
+
+
 def _error(span: Span) -> tuple[str | None, str | None]:
     for event in span.events:
         if event.name == "exception":
@@ -168,21 +172,23 @@ def read_runs(path: str | os.PathLike[str]) -> list[StoredRun]:
     """Every aiodag run in an OTLP JSON trace file, in the order the runs began."""
     path = Path(path)
     spans = _spans(path)
-    attrs = {span.span_id: _attributes(span.attributes) for span in spans}
-    task_ids = {sid: a[attr.TASK_ID] for sid, a in attrs.items() if attr.TASK_ID in a}
+    attrs = {_sid(span): _attributes(span.attributes) for span in spans}
+    task_ids: dict[bytes, int] = {
+        sid: int(a[attr.TASK_ID]) for sid, a in attrs.items() if sid and attr.TASK_ID in a
+    }
     if not task_ids:
         raise TraceFileError(
             f"{str(path)!r} holds {len(spans)} span(s) but none of an aiodag task "
             f"(no {attr.TASK_ID!r} attribute): was it written by aiodag.trace?"
         )
     runs_by_span = {
-        span.span_id: span for span in spans
-        if attr.RUN_ID in attrs[span.span_id] and span.span_id not in task_ids
+        _sid(span): span for span in spans
+        if attr.RUN_ID in attrs[_sid(span)] and _sid(span) not in task_ids
     }
     # Task spans, grouped by their run's span (or, outside runs, by trace).
     groups: dict[bytes, list[Span]] = {}
     for span in spans:
-        if span.span_id in task_ids:
+        if _sid(span) in task_ids:
             parent = span.parent_span_id or b""
             key = parent if parent in runs_by_span else span.trace_id or b""
             groups.setdefault(key, []).append(span)
@@ -192,16 +198,16 @@ def read_runs(path: str | os.PathLike[str]) -> list[StoredRun]:
         run_span = runs_by_span.get(key)
         if run_span is not None:
             start = run_span.start_time_unix_nano or 0
-            name = str(attrs[run_span.span_id].get(attr.RUN_NAME, run_span.name))
+            name = str(attrs[_sid(run_span)].get(attr.RUN_NAME, run_span.name))
         else:
             # A run still going (its span not yet written), or tasks outside any run.
             start = min(s.start_time_unix_nano or 0 for s in members)
-            first = attrs[members[0].span_id]
+            first = attrs[_sid(members[0])]
             name = str(first.get(attr.RUN_NAME) or f"tasks of trace {(key or b'').hex()[:8]}")
-        tasks = [_task(span, attrs[span.span_id], task_ids, start) for span in members]
+        tasks = [_task(span, attrs[_sid(span)], task_ids, start) for span in members]
         tasks.sort(key=lambda t: t.id)
-        if run_span is not None and attr.RUN_MAKESPAN_S in attrs[run_span.span_id]:
-            makespan = float(attrs[run_span.span_id][attr.RUN_MAKESPAN_S])
+        if run_span is not None and attr.RUN_MAKESPAN_S in attrs[_sid(run_span)]:
+            makespan = float(attrs[_sid(run_span)][attr.RUN_MAKESPAN_S])
         else:
             makespan = max((t.finished or 0.0 for t in tasks), default=0.0)
         trace_id = (members[0].trace_id or b"").hex()
@@ -220,9 +226,12 @@ def _task(span: Span, found: dict[str, Any], task_ids: dict[bytes, int],
     begin = ((span.start_time_unix_nano or 0) - run_start) / 1e9
     end = ((span.end_time_unix_nano or 0) - run_start) / 1e9
     deps = tuple(
-        (task_ids[link.span_id], str(_attributes(link.attributes).get(attr.DEPENDENCY_KIND, "data")))
+        (
+            task_ids[link.span_id or b""],
+            str(_attributes(link.attributes).get(attr.DEPENDENCY_KIND, "data")),
+        )
         for link in span.links
-        if link.span_id in task_ids
+        if link.span_id and link.span_id in task_ids
     )
     error_type, error_message = (None, None)
     if status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):

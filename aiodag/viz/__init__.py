@@ -1,0 +1,31 @@
+"""aiodag.viz: Graphviz drawings of pipeline runs, like the seed's PipelineDAG figure.
+
+>>> import aiodag.viz
+>>> async with aiodag.Run("etl") as run:
+...     etl_pipeline()
+>>> aiodag.viz.render(run, "pipeline.svg")           # or .png, .pdf, .dot
+>>> aiodag.viz.to_graphviz(run, direction="LR")      # a graphviz.Digraph (shows in Jupyter)
+>>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # follow a run as it goes
+
+Needs the ``graphviz`` package (``pip install aiodag[viz]``); rendering SVG, PNG or
+PDF also needs Graphviz's ``dot`` binary, building the DOT source does not.
+"""
+
+from .graph import to_graphviz
+from .live import LiveSVG
+from .model import RunLike, TaskLike, compute_slack
+from .options import Options, VizOptions
+from .render import FORMATS, GraphvizNotFoundError, render
+
+__all__ = [
+    "FORMATS",
+    "GraphvizNotFoundError",
+    "LiveSVG",
+    "Options",
+    "RunLike",
+    "TaskLike",
+    "VizOptions",
+    "compute_slack",
+    "render",
+    "to_graphviz",
+]
