@@ -1,5 +1,7 @@
 import asyncio
+
 from aiodag import task
+
 
 @task
 async def load(key):
