@@ -198,3 +198,33 @@ def test_progress_is_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
     progress = [line for line in result.stderr.splitlines() if line.startswith("done ")]
     assert progress, result.stderr
     assert progress[-1].startswith("done 4  running 0  pending 0  failed 0  elapsed ")
+
+
+@pytest.mark.dot
+def test_progress_is_a_live_display_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal (a real pseudo-terminal here) rich redraws one status line."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aiodag", "demo", "--out", str(tmp_path), "--speed", "0.05"],
+            stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "TERM": "xterm"},
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the command has exited
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=60) == 0
+    finally:
+        os.close(leader)
+    screen = b"".join(chunks).decode()
+    assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
+    assert "done 14  running 0  pending 0  failed 0" in screen
+    assert "\r" in screen  # the line is redrawn in place
