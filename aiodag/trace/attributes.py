@@ -1,0 +1,103 @@
+"""The names aiodag writes into traces: span attributes and link attributes.
+
+They are constants so that code reading stored traces back (``aiodag render``, a
+notebook, a Jaeger query) uses the very strings the sink wrote.  Every name lives in
+the ``aiodag.`` namespace, as OpenTelemetry's naming rules ask of non-standard
+attributes.
+
+A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS`,
+:data:`RUN_NAME` (when the task is in a run) and :data:`TASK_WAIT_S` (when it ran);
+each of its links carries :data:`DEPENDENCY_KIND`.  A run span carries :data:`RUN_NAME`,
+:data:`RUN_ID` and, once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
+:data:`RUN_CRITICAL_PATH`, :data:`RUN_CRITICAL_PATH_S`, :data:`RUN_TASKS` and
+:data:`RUN_TASK_COUNTS`).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from ..events import TaskStatus
+
+__all__ = [
+    "DEPENDENCY_KIND",
+    "MAX_ARGS",
+    "MAX_ARG_LENGTH",
+    "MAX_CRITICAL_PATH",
+    "MAX_DESCRIPTION",
+    "RUN_CRITICAL_PATH",
+    "RUN_CRITICAL_PATH_LENGTH",
+    "RUN_CRITICAL_PATH_S",
+    "RUN_ID",
+    "RUN_MAKESPAN_S",
+    "RUN_NAME",
+    "RUN_TASKS",
+    "RUN_TASK_COUNTS",
+    "TASK_ARGS",
+    "TASK_FAILED_UPSTREAM",
+    "TASK_ID",
+    "TASK_KWARGS",
+    "TASK_LABEL",
+    "TASK_STATUS",
+    "TASK_WAIT_S",
+]
+
+# -- task spans ------------------------------------------------------------------------
+
+TASK_ID = "aiodag.task.id"
+"""The task's id (int), unique in the process that ran it."""
+TASK_LABEL = "aiodag.task.label"
+"""The call as a short readable label, such as ``fetch('a1')`` (str)."""
+TASK_STATUS = "aiodag.task.status"
+"""How the task ended: a :class:`~aiodag.TaskStatus` value such as ``ok`` (str)."""
+TASK_WAIT_S = "aiodag.task.wait_s"
+"""Seconds between the call and the start of the body (float); absent if it never ran."""
+TASK_FAILED_UPSTREAM = "aiodag.task.failed_upstream"
+"""On an ``upstream_failed`` span: the id of the dependency whose failure stopped it."""
+TASK_ARGS = "aiodag.task.args"
+"""With ``capture_args=True``: shortened ``repr``s of the positional arguments."""
+TASK_KWARGS = "aiodag.task.kwargs"
+"""With ``capture_args=True``: ``name=repr`` of the keyword arguments, shortened."""
+
+# -- links -----------------------------------------------------------------------------
+
+DEPENDENCY_KIND = "aiodag.dependency.kind"
+"""On each link of a task span to an upstream task: ``data`` or ``exogenous``."""
+
+# -- run spans -------------------------------------------------------------------------
+
+RUN_NAME = "aiodag.run.name"
+"""The run's name (str), on the run span and on each of its task spans."""
+RUN_ID = "aiodag.run.id"
+"""The run's id (int), unique in the process."""
+RUN_MAKESPAN_S = "aiodag.run.makespan_s"
+"""Seconds from the start of the run to the end of its last task (float)."""
+RUN_CRITICAL_PATH = "aiodag.run.critical_path"
+"""Labels of the tasks on the critical path, first to last (str array)."""
+RUN_CRITICAL_PATH_LENGTH = "aiodag.run.critical_path.length"
+"""How many tasks the critical path holds (the label array may be shortened)."""
+RUN_CRITICAL_PATH_S = "aiodag.run.critical_path_s"
+"""Seconds the critical path's task bodies ran, summed (float).
+
+``makespan_s - critical_path_s`` is the time the path spent waiting: scheduling
+overhead, or tasks held back by something else than their dependencies.
+"""
+RUN_TASKS = "aiodag.run.tasks"
+"""How many tasks the run had (int)."""
+RUN_TASK_COUNTS: MappingProxyType[TaskStatus, str] = MappingProxyType({
+    status: f"aiodag.run.tasks.{status.value}" for status in TaskStatus if status.is_terminal
+})
+"""Per terminal status, the attribute counting the run's tasks that ended so:
+``aiodag.run.tasks.ok``, ``.failed``, ``.cancelled`` and ``.upstream_failed`` (ints).
+"""
+
+# -- bounds ----------------------------------------------------------------------------
+
+MAX_ARGS = 16
+"""At most this many arguments are captured per task (each of args and kwargs)."""
+MAX_ARG_LENGTH = 100
+"""A captured argument is cut to this many characters."""
+MAX_CRITICAL_PATH = 100
+"""At most this many labels are kept in :data:`RUN_CRITICAL_PATH` (first and last)."""
+MAX_DESCRIPTION = 500
+"""A span's error status description is cut to this many characters."""

@@ -1,0 +1,448 @@
+"""``OpenTelemetrySink``: every run and every task as an OpenTelemetry span.
+
+::
+
+    sink = OpenTelemetrySink()                  # the global tracer provider
+    async with aiodag.Run("etl", sinks=[sink]):
+        upload(merge(fetch("a"), fetch("b")))
+
+The sink turns the engine's events into spans through the OpenTelemetry *API* only; the
+SDK and the exporters are the application's choice (:func:`aiodag.trace.configure` is
+one).  What it writes (names in :mod:`aiodag.trace.attributes`):
+
+* one span per run, named by the run, child of the span current when the run began;
+* one span per task, named by the task, child of its run's span or, outside a run, of
+  the span current *where the task was called*;
+* one link per dependency, from the task's span to its upstream's, so that the DAG
+  can be rebuilt from a stored trace;
+* a zero-length span, carrying its status, for a task that never ran.
+
+Where the work is done, and why (see also the engine's event order in
+:mod:`aiodag.events`):
+
+* ``TaskCreated`` (in the caller's context) records the parent and takes hold of the
+  upstreams' records, while their handles are certainly alive.
+* ``TaskStarted`` (inside the task) starts the span and makes it current, so spans of
+  instrumented libraries called by the body nest under it; ``TaskFinished`` ends it and
+  restores the context.  A task span starts when the body starts, not at the call.
+* An upstream's span context is kept while its handle is alive, because a task can be
+  called with an upstream that finished long ago; a weak reference to the handle drops
+  it when the handle goes, so a long-lived process keeps nothing for finished work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from .. import __version__
+from ..events import (
+    CLOCK_ANCHOR,
+    DependencyKind,
+    Event,
+    RunFinished,
+    RunStarted,
+    TaskCreated,
+    TaskFinished,
+    TaskStarted,
+    TaskStatus,
+)
+from . import attributes as attr
+
+__all__ = ["OpenTelemetrySink"]
+
+_FAILED = TaskStatus.FAILED
+_UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
+
+# One attribute mapping per kind, shared by every link: the SDK copies link attributes.
+_KIND_ATTRIBUTES = {kind: {attr.DEPENDENCY_KIND: kind.value} for kind in DependencyKind}
+
+# Tasks outside any run are timed with the process-wide anchor.
+_CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
+
+
+class _RunState:
+    """What the sink keeps of a run between ``RunStarted`` and ``RunFinished``."""
+
+    __slots__ = ("context", "name", "offset", "span")
+
+    def __init__(self, span: Span, name: str, offset: int) -> None:
+        self.span = span
+        self.context = trace.set_span_in_context(span)  # the parent of its task spans
+        self.name = name
+        self.offset = offset  # event ts + offset = wall-clock ns
+
+
+class _TaskState:
+    """What the sink keeps of one task.
+
+    Until the task's span is out: its ``TaskCreated`` event, its parent, its upstreams.
+    While the body runs: the span and the context token.  After: only ``ctx``, the
+    span's context, for dependents called later, as long as the task's handle lives.
+    """
+
+    __slots__ = ("created", "ctx", "parent", "parked", "ref", "run", "span", "token",
+                 "ups", "waiters")
+
+    def __init__(
+        self,
+        created: TaskCreated,
+        run: _RunState | None,
+        parent: Context | None,
+        ups: list[tuple[_TaskState, dict[str, str]]] | None,
+    ) -> None:
+        self.created: TaskCreated | None = created  # None once the span is out
+        self.run = run
+        self.parent = parent  # outside a run: the context current at the call
+        self.ups = ups  # (upstream, link attributes) pairs, until the links are made
+        self.span: Span | None = None
+        self.token: Token[Context] | None = None  # from context.attach, while the body runs
+        self.ctx: SpanContext | None = None
+        self.ref: _HandleRef | None = None
+        self.parked: _Parked | None = None  # never ran, and waits for upstream spans
+        self.waiters: list[_TaskState] | None = None  # parked tasks waiting for this one
+
+    @property
+    def offset(self) -> int:
+        """Add to an event timestamp of this task to get wall-clock nanoseconds."""
+        return _CLOCK_OFFSET if self.run is None else self.run.offset
+
+    @property
+    def parent_context(self) -> Context | None:
+        """The context holding the parent span: the run's, or the caller's."""
+        return self.parent if self.run is None else self.run.context
+
+
+class _Parked:
+    """A task that never ran, whose zero-length span waits for upstream spans."""
+
+    __slots__ = ("finished", "missing")
+
+    def __init__(self, finished: TaskFinished, missing: int) -> None:
+        self.finished = finished
+        self.missing = missing
+
+
+class _HandleRef(weakref.ref[asyncio.Task[Any]]):
+    """A weak reference to a task's handle that knows the task's id."""
+
+    __slots__ = ("task_id",)
+    task_id: int
+
+
+class OpenTelemetrySink:
+    """A sink that records runs and tasks as OpenTelemetry spans.
+
+    ``tracer_provider`` defaults to the global provider, so the sink composes with an
+    application that already set OpenTelemetry up (or calls
+    :func:`aiodag.trace.configure` later).  ``capture_args=True`` records shortened
+    argument ``repr``s as attributes; it is off by default because arguments can hold
+    secrets.
+
+    >>> sink = OpenTelemetrySink()
+    >>> async with aiodag.Run("etl", sinks=[sink]):
+    ...     upload(merge(fetch("a"), fetch("b")))
+
+    Use it as a run's sink, or for every task with ``aiodag.add_sink(sink)``.  Like
+    every sink it is called on the event loop's thread and never blocks: spans go to the
+    provider's span processors, which export them in the background.
+    """
+
+    def __init__(
+        self, tracer_provider: TracerProvider | None = None, *, capture_args: bool = False
+    ) -> None:
+        if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
+            raise TypeError(
+                f"tracer_provider must be an OpenTelemetry TracerProvider, got "
+                f"{tracer_provider!r}; pass e.g. aiodag.trace.configure(install=False), "
+                "or None for the global provider"
+            )
+        # The tracer is looked up once.  From the global provider it is a proxy that
+        # follows a provider installed later, so creating the sink early is fine.
+        self._tracer: Tracer = (
+            trace.get_tracer("aiodag", __version__)
+            if tracer_provider is None
+            else tracer_provider.get_tracer("aiodag", __version__)
+        )
+        self._capture_args = capture_args
+        self._runs: dict[int, _RunState] = {}
+        self._tasks: dict[int, _TaskState] = {}
+        # Never-ran tasks whose span waits for an upstream's span to exist (rare).
+        self._parked: dict[int, _TaskState] = {}
+        self._forget_cb = self._forget
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            TaskCreated: self._task_created,
+            TaskStarted: self._task_started,
+            TaskFinished: self._task_finished,
+            RunStarted: self._run_started,
+            RunFinished: self._run_finished,
+        }
+
+    def __call__(self, event: Event) -> None:
+        """Record one engine event."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def __repr__(self) -> str:
+        return (
+            f"<OpenTelemetrySink runs={len(self._runs)} tasks={len(self._tasks)}"
+            f"{' capture_args' if self._capture_args else ''}>"
+        )
+
+    # -- runs ------------------------------------------------------------------------
+
+    def _run_started(self, event: RunStarted) -> None:
+        run = event.run
+        if run.id in self._runs:
+            return  # the same sink given twice (global and the run's own)
+        # No explicit context: the span current where the run begins is the parent.
+        span = self._tracer.start_span(
+            run.name,
+            attributes={attr.RUN_NAME: run.name, attr.RUN_ID: run.id},
+            start_time=event.wall_ns,
+        )
+        self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+
+    def _run_finished(self, event: RunFinished) -> None:
+        run = event.run
+        state = self._runs.pop(run.id, None)
+        if state is None:
+            return  # the sink was added while the run was going on
+        if self._parked:
+            # Only if the sink missed events of an upstream: never leave a task out.
+            for task_id, waiting in list(self._parked.items()):
+                if waiting.run is state and waiting.parked is not None:
+                    del self._parked[task_id]
+                    self._emit_unstarted(waiting, waiting.parked.finished)
+        span = state.span
+        path = run.critical_path()
+        labels = [record.label for record in path]
+        if len(labels) > attr.MAX_CRITICAL_PATH:
+            half = attr.MAX_CRITICAL_PATH // 2
+            labels = [*labels[:half], "…", *labels[-(attr.MAX_CRITICAL_PATH - half - 1):]]
+        counts = run.counts()
+        analysis: dict[str, AttributeValue] = {
+            attr.RUN_MAKESPAN_S: run.makespan,
+            attr.RUN_CRITICAL_PATH: labels,
+            attr.RUN_CRITICAL_PATH_LENGTH: len(path),
+            attr.RUN_CRITICAL_PATH_S: sum(record.duration or 0.0 for record in path),
+            attr.RUN_TASKS: sum(counts.values()),
+        }
+        for status, key in attr.RUN_TASK_COUNTS.items():
+            analysis[key] = counts[status]
+        span.set_attributes(analysis)
+        failed = counts[_FAILED]
+        if failed:
+            span.set_status(Status(
+                StatusCode.ERROR, f"{failed} task{'s' if failed != 1 else ''} failed"
+            ))
+        span.end(event.ts + state.offset)
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def _task_created(self, event: TaskCreated) -> None:
+        task_id = event.task_id
+        tasks = self._tasks
+        if task_id in tasks:
+            return  # reported twice
+        run_id = event.run_id
+        run = self._runs.get(run_id) if run_id is not None else None
+        # Outside a run the parent is captured now, at the call: the caller's span may
+        # have ended by the time the task starts, and another may be current then.
+        parent = otel_context.get_current() if run is None else None
+        ups = None
+        if event.deps:
+            # Hold the upstreams' records now, while their handles are surely alive: a
+            # handle can be gone by the time this task starts.  Upstreams called before
+            # the sink was added are not known, so not linked.
+            ups = [(tasks[upstream_id], _KIND_ATTRIBUTES[kind])
+                   for upstream_id, kind in event.deps if upstream_id in tasks]
+        tasks[task_id] = _TaskState(event, run, parent, ups)
+
+    def _task_started(self, event: TaskStarted) -> None:
+        state = self._tasks.get(event.task_id)
+        if state is None or (created := state.created) is None:
+            return  # called before the sink was added, or reported twice
+        ts = event.ts
+        run = state.run
+        # Attributes go in at the start (one write, and samplers see them); the status
+        # is known only at the end.
+        attrs: dict[str, AttributeValue]
+        if run is None:
+            attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
+                     attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
+            parent, offset = state.parent, _CLOCK_OFFSET
+        else:
+            attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
+                     attr.RUN_NAME: run.name, attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
+            parent, offset = run.context, run.offset
+        if self._capture_args:
+            _capture_args(attrs, created)
+        ups = state.ups
+        span = self._tracer.start_span(
+            created.name,
+            parent,
+            attributes=attrs,
+            links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
+            start_time=ts + offset,
+        )
+        state.span = span
+        state.ctx = span.get_span_context()
+        state.created = state.ups = state.parent = None
+        # The body runs in this task's context, right after: make the span current.
+        state.token = otel_context.attach(trace.set_span_in_context(span))
+        task = asyncio.current_task()
+        if task is not None:
+            ref = state.ref = _HandleRef(task, self._forget_cb)
+            ref.task_id = event.task_id
+        if state.waiters is not None:
+            self._span_exists(state)
+
+    def _task_finished(self, event: TaskFinished) -> None:
+        state = self._tasks.get(event.task_id)
+        if state is None:
+            return  # called before the sink was added
+        span = state.span
+        if span is None:
+            if state.created is not None and state.parked is None:
+                self._finished_unstarted(state, event)
+            return  # else reported twice
+        run = state.run
+        end = event.ts + (_CLOCK_OFFSET if run is None else run.offset)
+        span.set_attribute(attr.TASK_STATUS, event.status.value)
+        if event.error is not None:
+            _record_error(span, event, end)
+        token = state.token
+        state.span = state.token = None
+        if token is not None:
+            otel_context.detach(token)
+        span.end(end)
+
+    def _attributes(self, state: _TaskState, created: TaskCreated) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {
+            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label
+        }
+        if state.run is not None:
+            attrs[attr.RUN_NAME] = state.run.name
+        if self._capture_args:
+            _capture_args(attrs, created)
+        return attrs
+
+    def _finished_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
+        """A task that never ran: a zero-length span, once its upstreams have spans."""
+        task = asyncio.current_task()
+        if task is not None and getattr(task, "id", None) == event.task_id:
+            ref = state.ref = _HandleRef(task, self._forget_cb)
+            ref.task_id = event.task_id
+        else:
+            # Reported from a done-callback (cancelled before its first step): there is
+            # no handle to watch, so no later dependent can be linked to it.  Dependents
+            # called already took hold of the record.
+            self._tasks.pop(event.task_id, None)
+        # An upstream may not have a span yet: a dependent stops as soon as one upstream
+        # fails, while another may still wait for its own dependencies.  Its span would
+        # lack that link, and the DAG an edge; so it waits for the upstream's span.
+        missing = [up for up, _ in state.ups if up.ctx is None] if state.ups else ()
+        if not missing:
+            self._emit_unstarted(state, event)
+            return
+        state.parked = _Parked(event, len(missing))
+        for up in missing:
+            if up.waiters is None:
+                up.waiters = [state]
+            else:
+                up.waiters.append(state)
+        self._parked[event.task_id] = state
+
+    def _emit_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
+        created = state.created
+        if created is None:
+            return
+        end = event.ts + state.offset
+        attrs = self._attributes(state, created)
+        attrs[attr.TASK_STATUS] = event.status.value
+        ups = state.ups
+        span = self._tracer.start_span(
+            created.name,
+            state.parent_context,
+            attributes=attrs,
+            links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
+            start_time=end,
+        )
+        if event.error is not None:
+            _record_error(span, event, end)
+        span.end(end)
+        state.ctx = span.get_span_context()
+        state.created = state.parent = state.ups = state.parked = None
+        if state.waiters is not None:
+            self._span_exists(state)
+
+    def _span_exists(self, state: _TaskState) -> None:
+        """Emit the parked tasks waiting for ``state`` whose upstreams all have spans now."""
+        waiters = state.waiters
+        state.waiters = None
+        for waiter in waiters or ():
+            parked = waiter.parked
+            if parked is None:
+                continue
+            parked.missing -= 1
+            if parked.missing == 0:
+                self._parked.pop(parked.finished.task_id, None)
+                self._emit_unstarted(waiter, parked.finished)
+
+    def _forget(self, ref: _HandleRef) -> None:
+        # The handle is gone, so no task can be called with it any more.  May run in
+        # any thread (the garbage collector's); a single dict operation is atomic.
+        self._tasks.pop(ref.task_id, None)
+
+
+def _record_error(span: Span, event: TaskFinished, end: int) -> None:
+    """Status ERROR with a description, and the exception as a span event."""
+    error = event.error
+    assert error is not None
+    if event.status is _UPSTREAM_FAILED:
+        # UpstreamError's message names the failed upstream (and the root failure).
+        description = _safe_str(error)
+        if event.failed_upstream is not None:
+            span.set_attribute(attr.TASK_FAILED_UPSTREAM, event.failed_upstream)
+    else:
+        description = f"{type(error).__name__}: {_safe_str(error)}"
+    span.set_status(Status(StatusCode.ERROR, description[: attr.MAX_DESCRIPTION]))
+    try:
+        span.record_exception(error, timestamp=end)
+    except Exception:  # an exception whose __str__ raises: record what we can
+        span.add_event(
+            "exception", {"exception.type": type(error).__qualname__}, timestamp=end
+        )
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__name__}>"
+
+
+def _capture_args(attrs: dict[str, AttributeValue], event: TaskCreated) -> None:
+    """Shortened argument reprs as attributes, bounded in count and length."""
+    limit = attr.MAX_ARG_LENGTH
+    if event.args:
+        attrs[attr.TASK_ARGS] = [_cut(arg, limit) for arg in event.args[: attr.MAX_ARGS]]
+    if event.kwargs:
+        attrs[attr.TASK_KWARGS] = [
+            _cut(f"{key}={value}", limit) for key, value in event.kwargs[: attr.MAX_ARGS]
+        ]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,182 @@
+"""Cost of tracing a layered DAG with ``OpenTelemetrySink``, against the SDK's own span cost.
+
+Shape (from bench_engine.py): 30,000 tasks in layers of 100; each task depends on two
+tasks of the layer before.  All spans go to one SDK ``TracerProvider`` with a
+``BatchSpanProcessor`` and an exporter that discards them, so the figures are the cost
+of making spans, not of shipping them.  Alternated over several rounds (median kept):
+
+(s) SDK baseline: start and end one span with one link (a child of a parent span, as
+    a task span is a child of its run's), nothing else;
+(t) the SDK alone making the span the sink makes for a task here, with the same calls:
+    four attributes at the start, two links with an attribute each, the status at the
+    end, explicit times (to tell the SDK's share of the added cost from the sink's own
+    and the engine's events);
+(b) aiodag in a ``Run``, no sinks;
+(c) aiodag in a ``Run`` with an ``OpenTelemetrySink``: one span per task, two links.
+
+The added cost per task is (c) − (b); the target is at most 1.5× (s).
+
+    python bench/bench_trace.py [--tasks 30000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+from bench_engine import WIDTH, build_aiodag, upstreams_of
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.util.types import AttributeValue
+
+from aiodag import Run
+from aiodag.trace import OpenTelemetrySink
+
+TARGET = 1.5
+
+
+class DiscardingExporter(SpanExporter):
+    """Accepts every batch and keeps nothing."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def make_provider(n: int) -> tuple[TracerProvider, DiscardingExporter]:
+    exporter = DiscardingExporter()
+    provider = TracerProvider()
+    # A queue that holds a whole round, so no span is dropped (dropping is cheaper).
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=2 * n + 1024))
+    return provider, exporter
+
+
+def timed(run: Callable[[], None], provider: TracerProvider) -> float:
+    """Seconds ``run`` takes, from an empty span queue and with GC paused."""
+    provider.force_flush()
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def sdk_spans(provider: TracerProvider, n: int) -> Callable[[], None]:
+    """(s): n spans, each with one link to the previous one, children of one parent."""
+    tracer = provider.get_tracer("bench")
+    kind = {"aiodag.dependency.kind": "data"}
+
+    def run() -> None:
+        parent = tracer.start_span("parent")
+        context = trace.set_span_in_context(parent)
+        previous = parent.get_span_context()
+        for _ in range(n):
+            span = tracer.start_span("node", context, links=[trace.Link(previous, kind)])
+            span.end()
+            previous = span.get_span_context()
+        parent.end()
+
+    return run
+
+
+def sdk_task_spans(provider: TracerProvider, n: int) -> Callable[[], None]:
+    """(t): n spans shaped like the sink's task spans, each linked to two before it."""
+    tracer = provider.get_tracer("bench")
+    kind = {"aiodag.dependency.kind": "data"}
+
+    def run() -> None:
+        parent = tracer.start_span("parent")
+        context = trace.set_span_in_context(parent)
+        a = b = parent.get_span_context()
+        now = time.time_ns()
+        for i in range(n):
+            attributes: dict[str, AttributeValue] = {
+                "aiodag.task.id": i, "aiodag.task.label": f"node(node#{i}, node#{i + 1})",
+                "aiodag.run.name": "bench", "aiodag.task.wait_s": 0.001,
+            }
+            span = tracer.start_span("node", context, attributes=attributes,
+                                     links=[trace.Link(a, kind), trace.Link(b, kind)],
+                                     start_time=now)
+            span.set_attribute("aiodag.task.status", "ok")
+            span.end(now)
+            a, b = b, span.get_span_context()
+        parent.end()
+
+    return run
+
+
+def dag_in_run(n: int, sink: OpenTelemetrySink | None) -> Callable[[], None]:
+    """(b) or (c): the layered DAG in a Run, with or without the sink."""
+
+    async def main() -> None:
+        async with Run("bench", sinks=[sink] if sink is not None else []):
+            await build_aiodag(n)
+
+    return lambda: asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    n = args.tasks
+    assert n > WIDTH and upstreams_of(WIDTH, WIDTH) == (0, 1)
+
+    provider, exporter = make_provider(n)
+    sink = OpenTelemetrySink(provider)
+    variants = {
+        "(s) SDK span + 1 link": sdk_spans(provider, n),
+        "(t) SDK, the sink's span": sdk_task_spans(provider, n),
+        "(b) aiodag in a Run": dag_in_run(n, None),
+        "(c) ... + OpenTelemetrySink": dag_in_run(n, sink),
+    }
+    small = {
+        "s": sdk_spans(provider, n // 10),
+        "t": sdk_task_spans(provider, n // 10),
+        "b": dag_in_run(n // 10, None),
+        "c": dag_in_run(n // 10, sink),
+    }
+    for run in small.values():  # warm-up round, not counted
+        timed(run, provider)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, run in variants.items():
+            times[name].append(timed(run, provider))
+    provider.shutdown()
+    expected = ((n // 10) + 1 + args.rounds * (n + 1)) * 3  # (s), (t), (c): + parent/run
+    assert exporter.spans == expected, (exporter.spans, expected)
+
+    per = {name: statistics.median(samples) / n * 1e6 for name, samples in times.items()}
+    sdk = per["(s) SDK span + 1 link"]
+    added = per["(c) ... + OpenTelemetrySink"] - per["(b) aiodag in a Run"]
+    print(f"layered DAG: {n:,} tasks, width {WIDTH}, 2 upstreams each; "
+          f"median of {args.rounds} alternating rounds; BatchSpanProcessor, "
+          "discarding exporter")
+    for name, us in per.items():
+        unit = "span" if name[1] in "st" else "task"
+        print(f"  {name:<30} {us:7.2f} µs/{unit}")
+    shaped = per["(t) SDK, the sink's span"]
+    ratio = added / sdk
+    verdict = "meets" if ratio <= TARGET else "MISSES"
+    print(f"  added by the sink, (c) - (b): {added:.2f} µs/task = {ratio:.2f}× the SDK span "
+          f"(s) ({verdict} the target of ≤ {TARGET}×)")
+    print(f"    of which the SDK making the sink's span, (t): {shaped:.2f} µs "
+          f"= {shaped / sdk:.2f}× (s)")
+    print(f"    the rest (the sink's own work, the engine's events, and the SDK's code "
+          f"running colder amid the loop's): {added - shaped:.2f} µs")
+
+
+if __name__ == "__main__":
+    main()
