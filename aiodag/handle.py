@@ -337,24 +337,39 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         deps: list[asyncio.Future[Any]],
     ) -> None:
         ts = time.monotonic_ns()
+        name = self._spec.name
+        if deps:
+            if plan is not None and plan.all_futures and len(deps) == len(plan.futures):
+                # Every dependency is a data argument (the common case): no lookups.
+                dependencies = tuple([
+                    _new_tuple(Dependency, (fut.id, DATA))
+                    for fut in deps if isinstance(fut, TaskHandle)
+                ])
+            else:
+                data = plan.futures if plan is not None else ()
+                dependencies = tuple([
+                    _new_tuple(Dependency, (fut.id, DATA if fut in data else EXOGENOUS))
+                    for fut in deps if isinstance(fut, TaskHandle)
+                ])
+        else:
+            dependencies = ()
+        if not self._sinks:
+            # Only the run's record needs a label, and only when someone reads it:
+            # keep the argument reprs (upstreams as their records) and build it then.
+            parts = tuple(map(_label_part, args))
+            kwparts = tuple([(k, _label_part(v)) for k, v in kwargs.items()]) if kwargs else ()
+            assert run is not None
+            self._record = run._add(self.id, name, (parts, kwparts), dependencies, ts)
+            return
         arg_reprs = tuple(map(_arg_repr, args))
         kwarg_reprs = tuple([(k, _arg_repr(v)) for k, v in kwargs.items()]) if kwargs else ()
-        label = format_call(self._spec.name, arg_reprs, kwarg_reprs)
-        edges: list[Dependency] = []
-        if deps:
-            data = plan.futures if plan is not None else ()
-            for fut in deps:
-                if isinstance(fut, TaskHandle):
-                    kind = DATA if fut in data else EXOGENOUS
-                    edges.append(_new_tuple(Dependency, (fut.id, kind)))
-        dependencies = tuple(edges)
+        label = format_call(name, arg_reprs, kwarg_reprs)
         if run is not None:
-            self._record = run._add(self.id, self._spec.name, label, dependencies, ts)
-        if self._sinks:
-            emit(self._sinks, TaskCreated(
-                self.id, self._spec.name, label, run.id if run is not None else None,
-                dependencies, arg_reprs, kwarg_reprs, ts,
-            ))
+            self._record = run._add(self.id, name, label, dependencies, ts)
+        emit(self._sinks, TaskCreated(
+            self.id, name, label, run.id if run is not None else None,
+            dependencies, arg_reprs, kwarg_reprs, ts,
+        ))
 
 
 # Module-level names: the hot path reads these faster than class attributes.
@@ -374,6 +389,13 @@ def _mark_retrieved(fut: asyncio.Future[Any]) -> None:
 def _arg_repr(value: object) -> str:
     if isinstance(value, TaskHandle):
         return f"{value.name}#{value.id}"
+    return short_repr(value)
+
+
+def _label_part(value: object) -> str | _run.TaskRecord:
+    # An upstream of the same run stands as its record, whose name#id the label shows.
+    if isinstance(value, TaskHandle):
+        return value._record or f"{value.name}#{value.id}"
     return short_repr(value)
 
 

@@ -31,6 +31,7 @@ from .events import (
     RunStarted,
     TaskStatus,
 )
+from .labels import format_call
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
 
@@ -48,12 +49,12 @@ class TaskRecord:
     """
 
     __slots__ = (
+        "_label",
         "created_ns",
         "deps",
         "error",
         "finished_ns",
         "id",
-        "label",
         "name",
         "run_start_ns",
         "started_ns",
@@ -64,14 +65,14 @@ class TaskRecord:
         self,
         id: int,
         name: str,
-        label: str,
+        label: str | LabelParts,
         deps: tuple[Dependency, ...],
         created_ns: int,
         run_start_ns: int,
     ) -> None:
         self.id = id
         self.name = name
-        self.label = label
+        self._label = label
         self.deps = deps
         """The upstream tasks as ``(upstream_id, kind)`` pairs."""
         self.status = TaskStatus.PENDING
@@ -81,6 +82,19 @@ class TaskRecord:
         self.started_ns: int | None = None
         self.finished_ns: int | None = None
         self.run_start_ns = run_start_ns
+
+    @property
+    def label(self) -> str:
+        """The call, short and readable: ``fetch('a1')``, ``merge(fetch#3, fetch#4)``."""
+        label = self._label
+        if isinstance(label, str):
+            return label
+        # Built on first use from the reprs taken at the call (see handle.py).
+        parts, kwparts = label
+        args = tuple([_part_text(part) for part in parts])
+        kwargs = tuple([(key, _part_text(part)) for key, part in kwparts])
+        self._label = text = format_call(self.name, args, kwargs)
+        return text
 
     @property
     def created(self) -> float:
@@ -113,6 +127,14 @@ class TaskRecord:
 
     def __repr__(self) -> str:
         return f"<TaskRecord #{self.id} {self.label} {self.status}>"
+
+
+LabelParts = tuple[tuple["str | TaskRecord", ...], tuple[tuple[str, "str | TaskRecord"], ...]]
+"""A label not yet built: argument reprs, with upstreams of the run as their records."""
+
+
+def _part_text(part: str | TaskRecord) -> str:
+    return part if isinstance(part, str) else f"{part.name}#{part.id}"
 
 
 class _State(enum.Enum):
@@ -271,8 +293,8 @@ class Run:
     def _seconds(self, ts: int) -> float:
         return (ts - self.anchor.mono_ns) / 1e9
 
-    def _add(self, task_id: int, name: str, label: str, deps: tuple[Dependency, ...],
-             ts: int) -> TaskRecord:
+    def _add(self, task_id: int, name: str, label: str | LabelParts,
+             deps: tuple[Dependency, ...], ts: int) -> TaskRecord:
         record = TaskRecord(task_id, name, label, deps, ts, self.anchor.mono_ns)
         self._records[task_id] = record
         self._unfinished += 1

@@ -48,7 +48,7 @@ class Progress:
         )
 
     def __enter__(self) -> Progress:
-        self._start = time.monotonic()
+        self._start = self._last_line = time.monotonic()
         if self._console.is_terminal:
             # Live redraws from its own thread, reading these counters.
             self._live = Live(self._render(), console=self._console,
