@@ -241,3 +241,18 @@ async def test_a_context_that_outlives_its_run_does_not_add_to_it() -> None:
     await keep
     assert await (await later) == 1
     assert run.tasks == []
+
+
+async def test_labels_name_upstreams_from_inside_and_outside_the_run() -> None:
+    """Upstreams show as name#id whether they belong to the run, to none, or nested."""
+    outside = sleep_then(1, delay=0)
+    async with Run("labels") as run:
+        inside = sleep_then(2, delay=0)
+        add(outside, inside)
+        pair([inside, {"k": (outside,)}], "x")
+    labels = [r.label for r in run.tasks]
+    assert labels == [
+        "sleep_then(2, delay=0)",
+        f"add(sleep_then#{outside.id}, sleep_then#{inside.id})",
+        f"pair([sleep_then#{inside.id}, {{'k': (...)}}], 'x')",  # reprlib's depth limit
+    ]
