@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from otlp_receivers import Received, grpc_receiver_running, http_receiver_running
 
 from aiodag import sinks
 from aiodag.testing import RecordingSink
@@ -31,3 +32,15 @@ def _dot_is_required(request: pytest.FixtureRequest) -> None:
     """Tests marked ``dot`` fail, never skip, when Graphviz is missing (CI installs it)."""
     if request.node.get_closest_marker("dot") and shutil.which("dot") is None:
         pytest.fail("Graphviz's `dot` is not on PATH; install it: apt-get install graphviz")
+
+
+@pytest.fixture
+def grpc_receiver() -> Iterator[tuple[Received, int]]:
+    """A real OTLP/gRPC receiver on 127.0.0.1: what it received, and its port."""
+    yield from grpc_receiver_running()
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[tuple[Received, int]]:
+    """A real OTLP/HTTP receiver on 127.0.0.1: what it received, and its port."""
+    yield from http_receiver_running()

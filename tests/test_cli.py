@@ -228,3 +228,33 @@ def test_progress_is_a_live_display_on_a_terminal(tmp_path: Path) -> None:
     assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
     assert "done 14  running 0  pending 0  failed 0" in screen
     assert "\r" in screen  # the line is redrawn in place
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_demo_also_exports_over_otlp(
+    tmp_path: Path, protocol: str, request: pytest.FixtureRequest
+) -> None:
+    """--otlp URL sends the run's spans to a real receiver, as well as to the file."""
+    received, port = request.getfixturevalue(f"{protocol}_receiver")
+    url = f"http://127.0.0.1:{port}" + ("/v1/traces" if protocol == "http" else "")
+    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01", "--otlp", url,
+                    "--otlp-protocol", protocol)
+    assert result.returncode == 0, result.stderr
+    assert f"trace exported over OTLP to {url}" in result.stdout
+    spans = received.spans()
+    assert sorted({s["name"] for s in spans}) == ["concatenate", "etl", "fetch",
+                                                  "strip_numbers", "upload"]
+    assert len(spans) == 15
+    assert len(trace_spans(tmp_path / "trace.jsonl")) == 15
+
+
+def test_the_otlp_endpoint_can_come_from_the_environment(
+    tmp_path: Path, grpc_receiver: tuple[Any, int]
+) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT stands in for --otlp."""
+    received, port = grpc_receiver
+    url = f"http://127.0.0.1:{port}"
+    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01",
+                    env={"OTEL_EXPORTER_OTLP_ENDPOINT": url})
+    assert result.returncode == 0, result.stderr
+    assert len(received.spans()) == 15
