@@ -29,7 +29,8 @@ T = TypeVar("T")
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(fn):
+    # unwrap: an async function behind a plain decorator (functools.wraps) is async.
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(inspect.unwrap(fn)):
         return True
     call = getattr(type(fn), "__call__", None)  # noqa: B004  # the class's, not the instance's
     return call is not None and inspect.iscoroutinefunction(call)
@@ -50,6 +51,9 @@ class TaskFunction(Generic[T]):
         name: str | None = None,
         executor: Executor | None = None,
     ) -> None:
+        # First, and without merging fn.__dict__: a callable object's own attributes
+        # (a `name`, an `fn`) must not overwrite the wrapper's.
+        functools.update_wrapper(self, fn, updated=())
         self.fn: Callable[..., Any] = fn
         self.is_async = _is_async(fn)
         if executor is not None and self.is_async:
@@ -64,7 +68,6 @@ class TaskFunction(Generic[T]):
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"task(): name must be a non-empty string, got {self.name!r}")
         self.ref_prefix = self.name + "#"
-        functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[T]:
         """Schedule the task on the running loop and return its handle at once."""

@@ -17,25 +17,28 @@ __all__ = ["ArgPlan", "plan_args", "resolve"]
 _CONTAINERS = (list, tuple, dict)
 
 
-def _collect(value: Any, found: list[Future[Any]]) -> bool:
-    """Append the futures inside ``value`` to ``found``; True if there were any."""
+def _collect(value: Any, found: list[Future[Any]], seen: set[int] | None = None) -> bool:
+    """Append the futures inside ``value`` to ``found``; True if there were any.
+
+    ``seen`` holds the containers already walked, so a container that holds itself
+    (directly or not) is walked once.
+    """
     if isinstance(value, Future):
         found.append(value)
         return True
     kind = type(value)
-    if kind is dict:
-        hit = False
-        for item in value.values():
-            if _collect(item, found):
-                hit = True
-        return hit
-    if kind is list or kind is tuple:
-        hit = False
-        for item in value:
-            if _collect(item, found):
-                hit = True
-        return hit
-    return False
+    if kind is not dict and kind is not list and kind is not tuple:
+        return False
+    if seen is None:
+        seen = set()
+    elif id(value) in seen:
+        return False
+    seen.add(id(value))
+    hit = False
+    for item in value.values() if kind is dict else value:
+        if _collect(item, found, seen):
+            hit = True
+    return hit
 
 
 class ArgPlan(NamedTuple):
@@ -94,17 +97,33 @@ _new_plan = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot 
 _EMPTY: list[Any] = []  # shared, never mutated
 
 
-def _substitute(value: Any) -> Any:
+def _substitute(value: Any, memo: dict[int, Any]) -> Any:
+    """``value`` rebuilt with futures replaced by their results; ``memo`` maps the
+    containers already rebuilt to their copies, so cycles are rebuilt as cycles."""
     if isinstance(value, Future):
         return value.result()
     kind = type(value)
+    if kind is not dict and kind is not list and kind is not tuple:
+        return value
+    done = memo.get(id(value))
+    if done is not None:
+        return done
     if kind is dict:
-        return {key: _substitute(item) for key, item in value.items()}
+        new_dict: dict[Any, Any] = {}
+        memo[id(value)] = new_dict
+        for key, item in value.items():
+            new_dict[key] = _substitute(item, memo)
+        return new_dict
     if kind is list:
-        return [_substitute(item) for item in value]
-    if kind is tuple:
-        return tuple(_substitute(item) for item in value)
-    return value
+        new_list: list[Any] = []
+        memo[id(value)] = new_list
+        new_list.extend(_substitute(item, memo) for item in value)
+        return new_list
+    # A tuple can hold itself only through a list or dict; until it is rebuilt, such a
+    # cycle points back at the original tuple.
+    memo[id(value)] = value
+    memo[id(value)] = rebuilt = tuple(_substitute(item, memo) for item in value)
+    return rebuilt
 
 
 def resolve(
@@ -118,13 +137,14 @@ def resolve(
         for i in plan.arg_positions:
             resolved[i] = resolved[i].result()
         return resolved, kwargs  # type: ignore[return-value]  # a list unpacks as well
+    memo: dict[int, Any] = {}
     if plan.arg_positions:
         resolved = list(args)
         for i in plan.arg_positions:
-            resolved[i] = _substitute(resolved[i])
+            resolved[i] = _substitute(resolved[i], memo)
         args = tuple(resolved)
     if plan.kwarg_keys:
         kwargs = dict(kwargs)
         for key in plan.kwarg_keys:
-            kwargs[key] = _substitute(kwargs[key])
+            kwargs[key] = _substitute(kwargs[key], memo)
     return args, kwargs

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["UpstreamError"]
+import contextlib
+
+__all__ = ["UpstreamError", "is_task_failure"]
+
+_FAILED_TASK = "_aiodag_failed_task"
+"""Attribute set on an exception once a task has reported it as its own failure."""
 
 
 class UpstreamError(Exception):
@@ -36,3 +41,17 @@ class UpstreamError(Exception):
             f"{self.task} did not run: its upstream {self.upstream} did not run "
             f"because {self.root} failed"
         )
+
+
+def mark_task_failure(error: BaseException, task: str) -> None:
+    """Remember that ``task`` (``name#id``) reported ``error`` as its own failure."""
+    # An exception type that refuses attributes is simply reported again if re-raised.
+    with contextlib.suppress(Exception):
+        setattr(error, _FAILED_TASK, task)
+
+
+def is_task_failure(error: BaseException) -> bool:
+    """True if ``error`` is a task's failure passed on: an :class:`UpstreamError`, or an
+    exception some task already reported (re-raised by code that awaited that task).
+    """
+    return isinstance(error, UpstreamError) or hasattr(error, _FAILED_TASK)

@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import run as _run
 from . import sinks
 from .deps import ArgPlan, resolve
-from .errors import UpstreamError
+from .errors import UpstreamError, is_task_failure, mark_task_failure
 from .events import (
     Dependency,
     DependencyKind,
@@ -53,8 +56,9 @@ _alive: set[TaskHandle[Any]] = set()
 _next_id = 0
 
 
-# A handle's phase: the coroutine has not begun / is waiting or running / has ended.
-_NEW, _BEGUN, _ENDED = 0, 1, 2
+# A handle's phase: the coroutine has not begun / is waiting or running / has ended /
+# was cancelled before it began (so it never will).
+_NEW, _BEGUN, _ENDED, _CANCELLED_NEW = 0, 1, 2, 3
 
 
 class TaskHandle(asyncio.Task[T], Generic[T]):
@@ -70,6 +74,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
     # of `_main` rather than on the handle, so they are dropped with it.
     __slots__ = (
         "_dependents",
+        "_deps",
         "_phase",
         "_record",
         "_run",
@@ -118,9 +123,11 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         # begins: often the upstreams have finished by then (cheaper that way).
         self._waiter: asyncio.Future[None] | None = None
         self._trouble = False
-        waiting = 0
+        self._waiting = waiting = 0
+        self._deps: list[asyncio.Future[Any]] | None = deps
         for fut in deps:
             if fut.get_loop() is not loop:
+                self._unregister()  # undo what this loop registered so far
                 raise ValueError(
                     f"task {spec.name!r} got {fut!r}, a future of another event loop; "
                     "a dependency must belong to the loop the task is called on"
@@ -161,7 +168,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
     def status(self) -> TaskStatus:
         """Where the task is now (derived from the asyncio task's own state)."""
         if not self.done():
-            waiting = self._phase == _NEW or self._waiter is not None
+            waiting = self._phase in (_NEW, _CANCELLED_NEW) or self._waiter is not None
             return PENDING if waiting else RUNNING
         if self.cancelled():
             return CANCELLED
@@ -179,7 +186,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             # Cancelled before its first step, the coroutine never runs at all, so the
             # end of this task is reported from a done-callback instead (rare, so it
             # costs nothing in the common case).
-            self._phase = _BEGUN
+            self._phase = _CANCELLED_NEW
             self.add_done_callback(self._ended_unstarted)
         return super().cancel(msg)
 
@@ -203,6 +210,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             self._waiter = None
         if self._trouble:
             self._stop_for_upstream(deps)
+        self._deps = None  # every upstream has ended: none holds this handle any more
         if plan is not None:
             if plan.all_futures:
                 args = map(_result, args)  # type: ignore[assignment]
@@ -228,7 +236,14 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         except asyncio.CancelledError:
             self._end(CANCELLED, None, None)
             raise
+        except UpstreamError as exc:
+            # The body awaited a task that did not run: it did not run on for the same
+            # reason, so it is not a failure of its own.
+            del args, kwargs  # the traceback keeps this frame: not the argument values
+            self._end(UPSTREAM_FAILED, exc, exc.upstream_id)
+            raise
         except BaseException as exc:
+            del args, kwargs  # (as above)
             self._end(FAILED, exc, None)
             raise
         self._end(OK, None, None)
@@ -243,20 +258,20 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         within the same step, so everything woken from here sees the task done.
         """
         self._phase = _ENDED
+        if self._deps is not None:
+            # Ended before its upstreams did (cancelled, or another upstream failed):
+            # they must not keep it, and what it holds, alive until they end.
+            self._unregister()
         record = self._record
         if record is not None or self._sinks:
             ts = time.monotonic_ns()
             if record is not None:
                 record.status = status
                 record.finished_ns = ts
-                if error is not None:
-                    self._run._failed(record, error)  # type: ignore[union-attr]
             if self._sinks:
                 emit(self._sinks, TaskFinished(self.id, status, error, failed_upstream, ts))
         if error is not None:
-            if status is FAILED:
-                # Logged here, once, at the source; dependents only pass it on.
-                logger.error("task %s#%s failed", self.name, self.id, exc_info=error)
+            self._ended_with(status, error)
             # The error is reported (logged at its source, carried by dependents and
             # by the run), so asyncio need not log "exception was never retrieved".
             self.add_done_callback(_mark_retrieved)
@@ -280,6 +295,28 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             if not run._unfinished:
                 run._all_done()
 
+    def _ended_with(self, status: TaskStatus, error: BaseException) -> None:
+        root = status is FAILED and not is_task_failure(error)
+        if root:
+            # Logged here, once, at the source; dependents only pass it on, and a body
+            # that re-raises another task's error (after awaiting it) does not log it.
+            logger.error("task %s#%s failed", self.name, self.id, exc_info=error)
+            mark_task_failure(error, f"{self.name}#{self.id}")
+        record = self._record
+        if record is not None:
+            assert self._run is not None
+            self._run._failed(record, error, root=root)
+
+    def _unregister(self) -> None:
+        deps, self._deps = self._deps, None
+        for fut in deps or ():
+            if isinstance(fut, TaskHandle):
+                dependents = fut._dependents
+                if dependents is not None and self in dependents:
+                    dependents.remove(self)
+            else:
+                fut.remove_done_callback(self._foreign_done)
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -298,11 +335,21 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if self._phase != _ENDED:
             self._end(CANCELLED, None, None)
 
-    def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
-                     kwargs: dict[str, Any]) -> asyncio.Future[T]:
-        # Carry the context (and so the current span) into the worker thread.
-        call = functools.partial(contextvars.copy_context().run, spec.fn, *args, **kwargs)
-        return self.get_loop().run_in_executor(spec.executor, call)
+    async def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
+                           kwargs: dict[str, Any]) -> T:
+        if isinstance(spec.executor, ProcessPoolExecutor):
+            # Another process: nothing of this one's context can go along (or be pickled).
+            call = functools.partial(spec.fn, *args, **kwargs)
+        else:
+            # Carry the context (and so the current span) into the worker thread.
+            call = functools.partial(_call_in_context, contextvars.copy_context(), spec.fn,
+                                     args, kwargs)
+        result = await self.get_loop().run_in_executor(spec.executor, call)
+        if inspect.isawaitable(result):
+            # A plain function that hands back a coroutine (an async function behind a
+            # plain decorator, a lambda): what it means is the coroutine's result.
+            result = await result
+        return result  # type: ignore[no-any-return]
 
     def _stop_for_upstream(self, deps: list[asyncio.Future[Any]]) -> None:
         """End the task without running it: an upstream failed or was cancelled."""
@@ -339,7 +386,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         ts = time.monotonic_ns()
         name = self._spec.name
         if deps:
-            if plan is not None and plan.all_futures and len(deps) == len(plan.futures):
+            if plan is not None and plan.all_futures and not self._spec.exogenous:
                 # Every dependency is a data argument (the common case): no lookups.
                 dependencies = tuple([
                     _new_tuple(Dependency, (fut.id, DATA))
@@ -379,6 +426,16 @@ UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 DATA, EXOGENOUS = DependencyKind.DATA, DependencyKind.EXOGENOUS
 _result = asyncio.Future.result
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
+
+
+def _call_in_context(context: contextvars.Context, fn: Callable[..., Any],
+                     args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return context.run(fn, *args, **kwargs)
+    except StopIteration as exc:
+        # A future cannot hold a StopIteration (asyncio would leave it pending for
+        # ever); turn it into what a coroutine raising it would give (PEP 479).
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)!r} raised StopIteration") from exc
 
 
 def _mark_retrieved(fut: asyncio.Future[Any]) -> None:

@@ -20,10 +20,12 @@ import asyncio
 import enum
 import itertools
 import time
+import traceback
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 
 from .analysis import critical_path
+from .errors import is_task_failure
 from .events import (
     ClockAnchor,
     Dependency,
@@ -247,7 +249,10 @@ class Run:
         self._state = _State.CLOSING
         cancelled = et is not None and issubclass(et, asyncio.CancelledError)
         body_error = exc if exc is not None and not cancelled else None
-        if exc is not None:
+        # The block awaited a task and got its failure: the failure is the tasks', so
+        # the other tasks run on and it surfaces (once) among the run's failures.
+        passed_on = body_error is not None and is_task_failure(body_error)
+        if exc is not None and not passed_on:
             # The code that owns the run stopped abnormally: like TaskGroup, stop the
             # tasks instead of letting them run on unobserved.
             self._cancel_unfinished()
@@ -271,6 +276,11 @@ class Run:
             raise asyncio.CancelledError(f"run {self.name!r} was cancelled")
         if body_error is not None and not isinstance(body_error, Exception):
             return False  # KeyboardInterrupt, SystemExit: never wrapped
+        if passed_on:
+            if self.raise_errors and self._failures:
+                body_error = None  # its root cause is among the failures raised below
+            else:
+                return False  # the block's own exception, as it is
         errors: list[BaseException] = [body_error] if body_error is not None else []
         if self.raise_errors:
             errors.extend(self._failures)
@@ -300,10 +310,13 @@ class Run:
         self._unfinished += 1
         return record
 
-    def _failed(self, record: TaskRecord, error: BaseException) -> None:
+    def _failed(self, record: TaskRecord, error: BaseException, *, root: bool) -> None:
         record.error = error
-        if record.status is TaskStatus.FAILED:
+        if root:
             self._failures.append(error)
+        # The record keeps the error's traceback (its lines) but not the frames' local
+        # variables: a record keeps no argument values (#10).
+        traceback.clear_frames(error.__traceback__)
 
     def _all_done(self) -> None:
         if self._idle is not None and not self._idle.done():

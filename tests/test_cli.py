@@ -174,6 +174,7 @@ def test_render_chooses_a_run_by_name(tmp_path: Path) -> None:
         (["render", "good.py"], "is not an OTLP JSON trace file"),
         (["render", "empty.jsonl"], "none of an aiodag task"),
         (["demo", "--speed", "0"], "must be greater than 0"),
+        (["demo", "--aggregate-above", "-1"], "max_nodes must be an integer >= 0"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_no_traceback(
@@ -258,3 +259,23 @@ def test_the_otlp_endpoint_can_come_from_the_environment(
                     env={"OTEL_EXPORTER_OTLP_ENDPOINT": url})
     assert result.returncode == 0, result.stderr
     assert len(received.spans()) == 15
+
+
+def test_a_pipeline_awaiting_a_failed_task_blames_the_task(tmp_path: Path) -> None:
+    """The function awaited a failed task: the report names the task, not the function."""
+    result = aiodag("run", f"{PIPELINES / 'failing.py'}:awaits_failure", "--out", tmp_path)
+    assert result.returncode == 1
+    assert "load('bad'): ValueError: cannot load 'bad'" in result.stderr
+    assert "the pipeline function itself raised" not in result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("other() ")]
+    assert rows and rows[0][1] == "ok"  # the independent branch was not cancelled
+
+
+def test_a_pipeline_function_that_raises_is_reported_as_such(tmp_path: Path) -> None:
+    """The function's own error: reported, the run's tasks cancelled, outputs written."""
+    result = aiodag("run", f"{PIPELINES / 'failing.py'}:raises_itself", "--out", tmp_path)
+    assert result.returncode == 1
+    assert "the pipeline function itself raised KeyError: \"the pipeline's own bug\"" in (
+        result.stderr
+    )
+    assert (tmp_path / "trace.jsonl").stat().st_size > 0

@@ -95,7 +95,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"direction": args.direction, "slack": args.slack, "max_nodes": args.aggregate_above}
+    from ..viz import Options
+
+    options = {"direction": args.direction, "slack": args.slack,
+               "max_nodes": args.aggregate_above}
+    try:
+        Options.from_kwargs(options)  # before anything runs or is written
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return options
 
 
 def _execute(args: argparse.Namespace, name: str,

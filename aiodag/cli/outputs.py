@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import is_task_failure
 from ..run import Run
 from ..typing import Sink
 from .errors import UsageError
@@ -91,7 +92,12 @@ class Outputs:
                 run = Run(name, sinks=[*sinks, progress], raise_errors=False)
                 try:
                     async with run:
-                        await pipeline()
+                        try:
+                            await pipeline()
+                        except Exception as exc:
+                            if not is_task_failure(exc):
+                                raise  # the function's own error: the run cancels the rest
+                            # else it awaited a task that failed: that task is reported
                 except ExceptionGroup as group:
                     # The pipeline function itself raised (its tasks' failures are on
                     # the run): the run has cancelled what was left. Report, still write.

@@ -20,3 +20,17 @@ async def main():
 
 def not_async():
     pass
+
+
+async def awaits_failure():
+    task(other)()
+    return await combine(load("a"), load("bad"))
+
+
+async def other():
+    await asyncio.sleep(0.02)
+
+
+async def raises_itself():
+    load("slow")
+    raise KeyError("the pipeline's own bug")
