@@ -279,3 +279,17 @@ def test_a_pipeline_function_that_raises_is_reported_as_such(tmp_path: Path) -> 
         result.stderr
     )
     assert (tmp_path / "trace.jsonl").stat().st_size > 0
+
+
+@pytest.mark.dot
+def test_render_reads_jaegers_api_json_too(tmp_path: Path) -> None:
+    """A pretty-printed OTLP document wrapped in Jaeger's {"result": …} renders the same."""
+    assert aiodag("demo", "--out", tmp_path, "--speed", "0.01").returncode == 0
+    documents = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    merged = {"resourceSpans": [rs for doc in documents for rs in doc["resourceSpans"]]}
+    exported = tmp_path / "from-jaeger.json"
+    exported.write_text(json.dumps({"result": merged}, indent=2))
+    result = aiodag("render", exported, "-o", tmp_path / "j.svg")
+    assert result.returncode == 0, result.stderr
+    assert "rendered run 'etl' (14 tasks)" in result.stdout
+    assert svg_nodes(tmp_path / "j.svg").keys() == svg_nodes(tmp_path / "pipeline.svg").keys()
