@@ -7,10 +7,12 @@ and a run rebuilt from a stored trace alike.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["critical_path"]
+from .events import TaskStatus
+
+__all__ = ["critical_path", "status_counts"]
 
 
 class _Timed(Protocol):
@@ -22,6 +24,11 @@ class _Timed(Protocol):
     def started(self) -> float | None: ...
     @property
     def finished(self) -> float | None: ...
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> TaskStatus: ...
 
 
 R = TypeVar("R", bound=_Timed)
@@ -60,3 +67,11 @@ def critical_path(records: Mapping[Any, R]) -> list[R]:
 def _finish_time(record: _Timed) -> float:
     assert record.finished is not None
     return record.finished
+
+
+def status_counts(records: Iterable[_HasStatus]) -> dict[TaskStatus, int]:
+    """How many records have each status (every status is a key, zeros included)."""
+    counts = dict.fromkeys(TaskStatus, 0)
+    for record in records:
+        counts[record.status] += 1
+    return counts

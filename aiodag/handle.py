@@ -178,7 +178,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         return UPSTREAM_FAILED if isinstance(exc, UpstreamError) else FAILED
 
     def __repr__(self) -> str:
-        return f"<TaskHandle {self.name}#{self.id} {self.status}>"
+        return f"<TaskHandle {self._aiodag_ref} {self.status}>"
 
     def cancel(self, msg: Any = None) -> bool:
         """Cancel this task only: upstreams it shares with other tasks run on."""
@@ -301,7 +301,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             # Logged here, once, at the source; dependents only pass it on, and a body
             # that re-raises another task's error (after awaiting it) does not log it.
             logger.error("task %s#%s failed", self.name, self.id, exc_info=error)
-            mark_task_failure(error, f"{self.name}#{self.id}")
+            mark_task_failure(error, self._aiodag_ref)
         record = self._record
         if record is not None:
             assert self._run is not None
@@ -364,13 +364,13 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             if exc is not None:
                 root = exc.root if isinstance(exc, UpstreamError) else _ref(fut)
                 upstream_id = fut.id if isinstance(fut, TaskHandle) else None
-                error = UpstreamError(f"{self.name}#{self.id}", _ref(fut), upstream_id, root)
+                error = UpstreamError(self._aiodag_ref, _ref(fut), upstream_id, root)
                 self._end(UPSTREAM_FAILED, error, upstream_id)
                 raise error from exc
         assert cancelled is not None
         self._end(CANCELLED, None, None)
         raise asyncio.CancelledError(
-            f"{self.name}#{self.id} did not run: its upstream {_ref(cancelled)} was cancelled"
+            f"{self._aiodag_ref} did not run: its upstream {_ref(cancelled)} was cancelled"
         )
 
     # -- reporting --------------------------------------------------------------------
@@ -408,8 +408,8 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             assert run is not None
             self._record = run._add(self.id, name, (parts, kwparts), dependencies, ts)
             return
-        arg_reprs = tuple(map(_arg_repr, args))
-        kwarg_reprs = tuple([(k, _arg_repr(v)) for k, v in kwargs.items()]) if kwargs else ()
+        arg_reprs = tuple(map(_ref, args))
+        kwarg_reprs = tuple([(k, _ref(v)) for k, v in kwargs.items()]) if kwargs else ()
         label = format_call(name, arg_reprs, kwarg_reprs)
         if run is not None:
             self._record = run._add(self.id, name, label, dependencies, ts)
@@ -443,20 +443,15 @@ def _mark_retrieved(fut: asyncio.Future[Any]) -> None:
         fut.exception()
 
 
-def _arg_repr(value: object) -> str:
-    if isinstance(value, TaskHandle):
-        return f"{value.name}#{value.id}"
-    return short_repr(value)
-
-
 def _label_part(value: object) -> str | _run.TaskRecord:
     # An upstream of the same run stands as its record, whose name#id the label shows.
     if isinstance(value, TaskHandle):
-        return value._record or f"{value.name}#{value.id}"
+        return value._record or value._aiodag_ref
     return short_repr(value)
 
 
-def _ref(fut: asyncio.Future[Any]) -> str:
-    if isinstance(fut, TaskHandle):
-        return f"{fut.name}#{fut.id}"
-    return short_repr(fut)
+def _ref(value: object) -> str:
+    """``name#id`` for a handle (as labels show upstreams), a short repr for the rest."""
+    if isinstance(value, TaskHandle):
+        return value._aiodag_ref
+    return short_repr(value)

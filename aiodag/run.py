@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 
-from .analysis import critical_path
+from .analysis import critical_path, status_counts
 from .errors import is_task_failure
 from .events import (
     ClockAnchor,
@@ -214,10 +214,7 @@ class Run:
 
     def counts(self) -> dict[TaskStatus, int]:
         """How many tasks have each status (every status is a key)."""
-        counts = dict.fromkeys(TaskStatus, 0)
-        for record in self._records.values():
-            counts[record.status] += 1
-        return counts
+        return status_counts(self._records.values())
 
     @property
     def failures(self) -> list[BaseException]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..demo import etl_pipeline
+from ..viz.options import DIRECTIONS
 from .errors import UsageError
 from .outputs import Outputs
 from .pipeline import load_pipeline
@@ -25,7 +26,6 @@ from .report import failure_report, summary
 
 __all__ = ["UsageError", "main"]
 
-VIZ_DIRECTIONS = ("TB", "LR", "BT", "RL")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +57,7 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--direction", choices=VIZ_DIRECTIONS, default="TB",
+    parser.add_argument("--direction", choices=DIRECTIONS, default="TB",
                         help="TB top-down (default) or LR left-right")
     parser.add_argument("--slack", action="store_true", help="show each task's slack")
     parser.add_argument("--aggregate-above", type=int, default=500, metavar="N",

@@ -26,7 +26,7 @@ from typing import Any
 from opentelemetry.proto_json.common.v1.common import AnyValue, KeyValue
 from opentelemetry.proto_json.trace.v1.trace import Span, TracesData
 
-from ..analysis import critical_path
+from ..analysis import critical_path, status_counts
 from ..events import TaskStatus
 from . import attributes as attr
 
@@ -89,11 +89,8 @@ class StoredRun:
         return critical_path(self._by_id)
 
     def counts(self) -> dict[TaskStatus, int]:
-        """How many tasks have each status."""
-        counts = dict.fromkeys(TaskStatus, 0)
-        for t in self.tasks:
-            counts[t.status] += 1
-        return counts
+        """How many tasks have each status (every status is a key)."""
+        return status_counts(self.tasks)
 
 
 def _value(value: AnyValue | None) -> Any:
