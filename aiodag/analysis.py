@@ -1,4 +1,4 @@
-"""Timing analysis of a recorded DAG: the critical path.
+"""Analysis of a recorded DAG: its critical path and its status counts.
 
 Works on any records with ``id``, ``deps`` (``(upstream_id, kind)`` pairs), ``started``
 and ``finished`` (seconds, ``None`` where not reached): a live :class:`~aiodag.Run`'s
