@@ -131,7 +131,9 @@ class TaskCreated:
 
     ``deps`` lists the aiodag tasks it waits for, each with its kind.  ``args`` and
     ``kwargs`` are shortened ``repr``s of the arguments (upstream tasks appear as
-    ``name#id``); the values themselves are never kept.
+    ``name#id``); the values themselves are never kept.  ``caller_id`` is the id of the
+    aiodag task whose body made the call (a task *spawned* by another), ``None`` for
+    calls from plain code.
     """
 
     task_id: int
@@ -142,6 +144,7 @@ class TaskCreated:
     args: tuple[str, ...]
     kwargs: tuple[tuple[str, str], ...]
     ts: int
+    caller_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

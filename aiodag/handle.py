@@ -385,6 +385,9 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
     ) -> None:
         ts = time.monotonic_ns()
         name = self._spec.name
+        # The task whose body is calling (if any): this one was spawned by it.
+        caller = asyncio.current_task()
+        caller_id = caller.id if isinstance(caller, TaskHandle) else None
         if deps:
             if plan is not None and plan.all_futures and not self._spec.exogenous:
                 # Every dependency is a data argument (the common case): no lookups.
@@ -406,16 +409,17 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             parts = tuple(map(_label_part, args))
             kwparts = tuple([(k, _label_part(v)) for k, v in kwargs.items()]) if kwargs else ()
             assert run is not None
-            self._record = run._add(self.id, name, (parts, kwparts), dependencies, ts)
+            self._record = run._add(self.id, name, (parts, kwparts), dependencies, ts,
+                                   caller_id)
             return
         arg_reprs = tuple(map(_ref, args))
         kwarg_reprs = tuple([(k, _ref(v)) for k, v in kwargs.items()]) if kwargs else ()
         label = format_call(name, arg_reprs, kwarg_reprs)
         if run is not None:
-            self._record = run._add(self.id, name, label, dependencies, ts)
+            self._record = run._add(self.id, name, label, dependencies, ts, caller_id)
         emit(self._sinks, TaskCreated(
             self.id, name, label, run.id if run is not None else None,
-            dependencies, arg_reprs, kwarg_reprs, ts,
+            dependencies, arg_reprs, kwarg_reprs, ts, caller_id,
         ))
 
 

@@ -52,6 +52,7 @@ class TaskRecord:
 
     __slots__ = (
         "_label",
+        "caller_id",
         "created_ns",
         "deps",
         "error",
@@ -71,6 +72,7 @@ class TaskRecord:
         deps: tuple[Dependency, ...],
         created_ns: int,
         run_start_ns: int,
+        caller_id: int | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -84,6 +86,8 @@ class TaskRecord:
         self.started_ns: int | None = None
         self.finished_ns: int | None = None
         self.run_start_ns = run_start_ns
+        self.caller_id = caller_id
+        """The id of the task whose body called this one (``None``: called from plain code)."""
 
     @property
     def label(self) -> str:
@@ -301,8 +305,8 @@ class Run:
         return (ts - self.anchor.mono_ns) / 1e9
 
     def _add(self, task_id: int, name: str, label: str | LabelParts,
-             deps: tuple[Dependency, ...], ts: int) -> TaskRecord:
-        record = TaskRecord(task_id, name, label, deps, ts, self.anchor.mono_ns)
+             deps: tuple[Dependency, ...], ts: int, caller_id: int | None) -> TaskRecord:
+        record = TaskRecord(task_id, name, label, deps, ts, self.anchor.mono_ns, caller_id)
         self._records[task_id] = record
         self._unfinished += 1
         return record

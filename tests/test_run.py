@@ -256,3 +256,23 @@ async def test_labels_name_upstreams_from_inside_and_outside_the_run() -> None:
         f"add(sleep_then#{outside.id}, sleep_then#{inside.id})",
         f"pair([sleep_then#{inside.id}, {{'k': (...)}}], 'x')",  # reprlib's depth limit
     ]
+
+
+async def test_records_and_events_name_the_task_that_spawned_a_task() -> None:
+    @task
+    async def child(x: int) -> int:
+        return x
+
+    @task
+    async def parent() -> int:
+        return await child(1) + await child(2)
+
+    events: list[aiodag.events.Event] = []
+    async with Run(sinks=[events.append]) as run:
+        top = parent()
+    by_name = {r.id: r for r in run.tasks}
+    assert by_name[top.id].caller_id is None
+    children = [r for r in run.tasks if r.name == "child"]
+    assert [r.caller_id for r in children] == [top.id, top.id]
+    created = [e for e in events if isinstance(e, aiodag.events.TaskCreated)]
+    assert {e.task_id: e.caller_id for e in created} == {r.id: r.caller_id for r in run.tasks}
