@@ -17,28 +17,33 @@ __all__ = ["ArgPlan", "plan_args", "resolve"]
 _CONTAINERS = (list, tuple, dict)
 
 
-def _collect(value: Any, found: list[Future[Any]], seen: set[int] | None = None) -> bool:
-    """Append the futures inside ``value`` to ``found``; True if there were any.
+def _children(value: Any) -> Any:
+    return iter(value.values()) if type(value) is dict else iter(value)
 
-    ``seen`` holds the containers already walked, so a container that holds itself
-    (directly or not) is walked once.
+
+def _collect(value: Any, found: list[Future[Any]]) -> bool:
+    """Append the futures inside container ``value`` to ``found``; True if there were any.
+
+    Walked with an explicit stack, not recursion, so nesting of any depth works (a
+    recursive walk hit Python's recursion limit ~330 levels down, #8).  Containers
+    already walked are skipped, so one that holds itself is walked once.
     """
-    if isinstance(value, Future):
-        found.append(value)
-        return True
-    kind = type(value)
-    if kind is not dict and kind is not list and kind is not tuple:
-        return False
-    if seen is None:
-        seen = set()
-    elif id(value) in seen:
-        return False
-    seen.add(id(value))
-    hit = False
-    for item in value.values() if kind is dict else value:
-        if _collect(item, found, seen):
-            hit = True
-    return hit
+    before = len(found)
+    seen = {id(value)}
+    stack = [_children(value)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, Future):
+                found.append(item)
+                continue
+            kind = type(item)
+            if (kind is dict or kind is list or kind is tuple) and id(item) not in seen:
+                seen.add(id(item))
+                stack.append(_children(item))
+                break  # walk the inner container first: futures stay in argument order
+        else:
+            stack.pop()
+    return len(found) > before
 
 
 class ArgPlan(NamedTuple):
@@ -98,32 +103,72 @@ _EMPTY: list[Any] = []  # shared, never mutated
 
 
 def _substitute(value: Any, memo: dict[int, Any]) -> Any:
-    """``value`` rebuilt with futures replaced by their results; ``memo`` maps the
-    containers already rebuilt to their copies, so cycles are rebuilt as cycles."""
+    """``value`` rebuilt with futures replaced by their results.
+
+    ``memo`` maps the containers already rebuilt to their copies, so shared containers
+    are rebuilt once and cycles are rebuilt as cycles.  Like :func:`_collect`, this walks
+    with an explicit stack: any depth works.
+    """
     if isinstance(value, Future):
         return value.result()
     kind = type(value)
     if kind is not dict and kind is not list and kind is not tuple:
         return value
-    done = memo.get(id(value))
-    if done is not None:
-        return done
+    if id(value) in memo:
+        return memo[id(value)]
+    # A frame: [original, its type, what is being built, iterator, key being filled].
+    stack = [_open(value, kind, memo)]
+    while True:
+        frame = stack[-1]
+        kind, out, items = frame[1], frame[2], frame[3]
+        for entry in items:
+            key, item = entry if kind is dict else (None, entry)
+            if isinstance(item, Future):
+                item = item.result()
+            else:
+                item_kind = type(item)
+                if item_kind is dict or item_kind is list or item_kind is tuple:
+                    if id(item) not in memo:
+                        frame[4] = key
+                        stack.append(_open(item, item_kind, memo))
+                        break
+                    item = memo[id(item)]
+            _put(kind, out, key, item)
+        else:
+            stack.pop()
+            done = _close(frame, memo)
+            if not stack:
+                return done
+            parent = stack[-1]
+            _put(parent[1], parent[2], parent[4], done)
+
+
+def _open(value: Any, kind: type, memo: dict[int, Any]) -> list[Any]:
+    out: Any
     if kind is dict:
-        new_dict: dict[Any, Any] = {}
-        memo[id(value)] = new_dict
-        for key, item in value.items():
-            new_dict[key] = _substitute(item, memo)
-        return new_dict
+        memo[id(value)] = out = {}
+        return [value, kind, out, iter(value.items()), None]
     if kind is list:
-        new_list: list[Any] = []
-        memo[id(value)] = new_list
-        new_list.extend(_substitute(item, memo) for item in value)
-        return new_list
+        memo[id(value)] = out = []
+        return [value, kind, out, iter(value), None]
     # A tuple can hold itself only through a list or dict; until it is rebuilt, such a
     # cycle points back at the original tuple.
     memo[id(value)] = value
-    memo[id(value)] = rebuilt = tuple(_substitute(item, memo) for item in value)
-    return rebuilt
+    return [value, kind, [], iter(value), None]
+
+
+def _put(kind: type, out: Any, key: Any, item: Any) -> None:
+    if kind is dict:
+        out[key] = item
+    else:
+        out.append(item)
+
+
+def _close(frame: list[Any], memo: dict[int, Any]) -> Any:
+    value, kind, out = frame[0], frame[1], frame[2]
+    if kind is tuple:
+        memo[id(value)] = out = tuple(out)
+    return out
 
 
 def resolve(

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
-__all__ = ["UpstreamError", "is_task_failure"]
+__all__ = ["UpstreamError", "is_handled", "is_task_failure"]
 
+logger = logging.getLogger("aiodag")
+
+# Attributes the engine sets on a task's exception (the exception travels to every
+# place that must know its fate, so it is where that fate is kept).
 _FAILED_TASK = "_aiodag_failed_task"
-"""Attribute set on an exception once a task has reported it as its own failure."""
+"""``name#id`` of the task whose body raised it (its source)."""
+_RETRIEVED = "_aiodag_retrieved"
+"""Code outside the engine got it: awaited the handle, or read result()/exception()."""
+_PASSED_ON = "_aiodag_passed_on"
+"""It stopped a dependent, or awaiting code raised it on (a task body, a Run block)."""
+_LOGGED = "_aiodag_logged"
 
 
 class UpstreamError(Exception):
@@ -55,3 +65,56 @@ def is_task_failure(error: BaseException) -> bool:
     exception some task already reported (re-raised by code that awaited that task).
     """
     return isinstance(error, UpstreamError) or hasattr(error, _FAILED_TASK)
+
+
+def root_of(error: BaseException) -> BaseException:
+    """The exception a task's body raised at the source of ``error``'s failure chain."""
+    while isinstance(error, UpstreamError) and error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def _flag(error: BaseException, name: str) -> None:
+    # An exception type that refuses attributes is treated as never handled.
+    with contextlib.suppress(Exception):
+        setattr(error, name, True)
+
+
+def mark_retrieved(error: BaseException) -> None:
+    """Code outside the engine received ``error`` (see :func:`is_handled`)."""
+    _flag(error, _RETRIEVED)
+
+
+def mark_passed_on(error: BaseException) -> BaseException:
+    """``error`` (or the failure it carries) went on unhandled: log its root, once."""
+    root = root_of(error)
+    _flag(root, _PASSED_ON)
+    log_failure(root)
+    return root
+
+
+def is_handled(error: BaseException) -> bool:
+    """True for a task failure that code received and dealt with.
+
+    The rule: a failure is *handled* when code outside the engine received its
+    exception (awaited the failed handle, or read its ``result()``/``exception()``)
+    and it never went further: no dependent was stopped by it, and no task body or
+    :class:`~aiodag.Run` block raised it on.  A retry loop that awaits a flaky task,
+    catches its error and tries again handles each failure it caught.
+    """
+    root = root_of(error)
+    return getattr(root, _RETRIEVED, False) and not getattr(root, _PASSED_ON, False)
+
+
+def log_failure(root: BaseException) -> None:
+    """Log a task's failure (with its traceback) unless it was logged already."""
+    source = getattr(root, _FAILED_TASK, None)
+    if source is None or getattr(root, _LOGGED, False):
+        return  # not a task's own failure (a plain future's), or logged already
+    _flag(root, _LOGGED)
+    logger.error("task %s failed", source, exc_info=root)
+
+
+def failure_source(error: BaseException) -> str | None:
+    """``name#id`` of the task whose body raised the root of ``error``, if a task did."""
+    return getattr(root_of(error), _FAILED_TASK, None)

@@ -19,16 +19,25 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import logging
+import os
+import re
+import sys
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import run as _run
 from . import sinks
 from .deps import ArgPlan, resolve
-from .errors import UpstreamError, is_task_failure, mark_task_failure
+from .errors import (
+    UpstreamError,
+    is_task_failure,
+    mark_passed_on,
+    mark_retrieved,
+    mark_task_failure,
+)
 from .events import (
     Dependency,
     DependencyKind,
@@ -48,12 +57,71 @@ __all__ = ["TaskHandle"]
 
 T = TypeVar("T")
 
-logger = logging.getLogger("aiodag")
-
-_alive: set[TaskHandle[Any]] = set()
-"""Strong references to every unfinished handle (asyncio keeps only weak ones)."""
-
 _next_id = 0
+
+_ALIVE = "_aiodag_alive"
+"""The loop attribute holding the strong references to its unfinished handles.
+
+asyncio keeps only weak references to tasks, so a fire-and-forget handle could vanish
+mid-run.  The references live on the loop, not in a global: a loop closed with handles
+still pending takes them along when it is dropped (and asyncio's own "Task was
+destroyed but it is pending!" reports them), instead of keeping them for ever (#8).
+"""
+_fallback_alive: set[TaskHandle[Any]] = set()
+"""For loops that take no attributes (a C loop without ``__dict__``)."""
+
+
+def alive_handles(loop: asyncio.AbstractEventLoop) -> set[TaskHandle[Any]]:
+    """The set holding ``loop``'s unfinished handles (created on first use)."""
+    try:
+        return getattr(loop, _ALIVE)  # type: ignore[no-any-return]
+    except AttributeError:
+        alive: set[TaskHandle[Any]] = set()
+        try:
+            setattr(loop, _ALIVE, alive)
+        except AttributeError:
+            return _fallback_alive
+        return alive
+
+
+def _release(loop: asyncio.AbstractEventLoop, handle: TaskHandle[Any]) -> None:
+    alive = alive_handles(loop)
+    alive.discard(handle)
+    # A set never shrinks: after a burst of many tasks, swap the empty one for a new
+    # set, so the burst's memory is not kept for the rest of the process.
+    if not alive and sys.getsizeof(alive) > 4096 and alive is not _fallback_alive:
+        setattr(loop, _ALIVE, set())
+
+
+def _eager_factory(loop: asyncio.AbstractEventLoop) -> bool:
+    """True if ``loop`` creates tasks eagerly (``asyncio.eager_task_factory``, 3.12+)."""
+    factory = loop.get_task_factory()
+    if factory is None:
+        return False
+    # create_eager_task_factory() returns a closure named after it: no public way to
+    # ask a factory whether it is eager, so recognise the standard library's two.
+    return factory is _EAGER_FACTORY or getattr(factory, "__qualname__", "").startswith(
+        "create_eager_task_factory."
+    )
+
+
+_EAGER_FACTORY = getattr(asyncio, "eager_task_factory", None)
+_ENGINE_DIR = os.path.dirname(__file__) + os.sep
+_WRAPPER_REPR = re.compile(r"coro=<TaskHandle\._main\(\)[^>]*>")
+_HAS_EAGER_START = sys.version_info >= (3, 12)
+_EAGER_START: dict[str, Any] = {"eager_start": True}  # (a 3.12+ keyword: typed for 3.11)
+
+
+def _describe_coro(coro: Any) -> str:
+    """A coroutine as asyncio's task repr shows it: ``fetch() running at file:line``."""
+    name = getattr(coro, "__qualname__", None) or type(coro).__name__
+    code = getattr(coro, "cr_code", None)
+    frame = getattr(coro, "cr_frame", None)
+    if frame is not None:
+        return f"{name}() running at {frame.f_code.co_filename}:{frame.f_lineno}"
+    if code is not None:
+        return f"{name}() done, defined at {code.co_filename}:{code.co_firstlineno}"
+    return f"{name}()"
 
 
 # A handle's phase: the coroutine has not begun / is waiting or running / has ended /
@@ -75,6 +143,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
     __slots__ = (
         "_dependents",
         "_deps",
+        "_executor_call",
         "_phase",
         "_record",
         "_run",
@@ -93,14 +162,16 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         plan: ArgPlan | None,
+        context: contextvars.Context | None = None,
     ) -> None:
         global _next_id
         _next_id += 1
         self.id = task_id = _next_id
         self._spec = spec
         self._phase = _NEW
-        self._dependents: list[TaskHandle[Any]] | None = None
+        self._dependents: dict[TaskHandle[Any], None] | None = None
         self._record: _run.TaskRecord | None = None
+        self._executor_call: _ExecutorCall | None = None
 
         # Dependencies, each future once: data first in argument order, then exogenous.
         if plan is not None:
@@ -113,7 +184,8 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         else:
             deps = list(spec.exogenous)
 
-        run = _current_run.get()
+        run = (context.get(_current_run, None) if context is not None
+               else _current_run.get())
         if run is not None and run._closed:
             run = None  # a context that outlived its run: that run's record is final
         self._run = run
@@ -133,26 +205,49 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     "a dependency must belong to the loop the task is called on"
                 )
             if fut.done():
-                if fut.cancelled() or fut.exception() is not None:
+                if fut.cancelled() or _exception(fut) is not None:
                     self._trouble = True
             elif isinstance(fut, TaskHandle):
                 # Upstream handles notify their dependents directly when they
-                # finish: no done-callback, so no extra trip through the loop.
+                # finish: no done-callback, so no extra trip through the loop.  A dict
+                # (ordered, O(1) removal): a dependent that ends first leaves at once.
                 waiting += 1
                 if fut._dependents is None:
-                    fut._dependents = [self]
+                    fut._dependents = {self: None}
                 else:
-                    fut._dependents.append(self)
+                    fut._dependents[self] = None
             else:
                 waiting += 1
                 fut.add_done_callback(self._foreign_done)
         self._waiting = waiting
 
-        super().__init__(self._main(args, kwargs, plan, deps), loop=loop,
-                         name=spec.ref_prefix + str(task_id))
-        _alive.add(self)
+        # Reported before the asyncio task exists, so that a sink that raises (even
+        # SystemExit) leaves no half-created task behind, and an eager start (below)
+        # reports its start after its creation.
         if run is not None or self._sinks:
-            self._report_created(run, args, kwargs, plan, deps)
+            try:
+                self._report_created(run, args, kwargs, plan, deps)
+            except BaseException:
+                self._unregister()
+                raise
+
+        alive = alive_handles(loop)
+        alive.add(self)
+        coro = self._main(args, kwargs, plan, deps)
+        try:
+            if _HAS_EAGER_START and _eager_factory(loop):
+                super().__init__(coro, loop=loop, name=spec.ref_prefix + str(task_id),
+                                 context=context, **_EAGER_START)
+            else:
+                super().__init__(coro, loop=loop, name=spec.ref_prefix + str(task_id),
+                                 context=context)
+        except BaseException:
+            coro.close()
+            alive.discard(self)
+            self._unregister()
+            raise
+        if getattr(self, "_source_traceback", None):  # debug mode: where it was created
+            self._trim_source_traceback()
 
     @property
     def _aiodag_ref(self) -> str:
@@ -172,13 +267,71 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             return PENDING if waiting else RUNNING
         if self.cancelled():
             return CANCELLED
-        exc = self.exception()
+        exc = _exception(self)
         if exc is None:
             return OK
         return UPSTREAM_FAILED if isinstance(exc, UpstreamError) else FAILED
 
+    # -- asyncio's Task API, where a handle differs ----------------------------------
+
     def __repr__(self) -> str:
-        return f"<TaskHandle {self._aiodag_ref} {self.status}>"
+        # asyncio's own repr (state, name, coro, wait_for...), showing the body's
+        # coroutine rather than the engine's wrapper, plus the aiodag status.
+        text = super().__repr__()
+        wrapper, body = super().get_coro(), self.get_coro()
+        if body is not wrapper:
+            shown = _describe_coro(body)
+        elif self.done():
+            shown = f"{self._spec.name}() done"
+        else:
+            shown = f"{self._spec.name}() not started"
+        text = _WRAPPER_REPR.sub(lambda _: f"coro=<{shown}>", text, count=1)
+        return f"{text[:-1]} status={self.status}>"
+
+    def get_coro(self) -> Any:
+        """The body's coroutine once it runs (until then, the engine's wrapper)."""
+        wrapper = super().get_coro()
+        body = getattr(wrapper, "cr_await", None)
+        return body if inspect.iscoroutine(body) else wrapper
+
+    def get_stack(self, *, limit: int | None = None) -> list[Any]:
+        """The frames of the body's coroutine, as asyncio shows for a plain task."""
+        body = self.get_coro()
+        frame = getattr(body, "cr_frame", None)
+        if body is super().get_coro() or frame is None:
+            return super().get_stack(limit=limit)
+        return [frame]
+
+    def _trim_source_traceback(self) -> None:
+        # In debug mode asyncio records where a task was created: end that record at
+        # the user's call, not inside the engine.
+        tb = self._source_traceback  # type: ignore[attr-defined]
+        while tb and tb[-1].filename.startswith(_ENGINE_DIR):
+            del tb[-1]
+
+    def __await__(self) -> Generator[Any, None, T]:
+        try:
+            return (yield from _task_await(self))
+        except Exception as exc:
+            mark_retrieved(exc)  # the awaiting code has the failure now (is_handled)
+            raise
+
+    __iter__ = __await__
+
+    def result(self) -> T:
+        """As :meth:`asyncio.Task.result`."""
+        try:
+            return _result(self)
+        except Exception as exc:
+            mark_retrieved(exc)
+            raise
+
+    def exception(self) -> BaseException | None:
+        """As :meth:`asyncio.Task.exception`."""
+        exc = _exception(self)
+        if exc is not None:
+            mark_retrieved(exc)
+        return exc
 
     def cancel(self, msg: Any = None) -> bool:
         """Cancel this task only: upstreams it shares with other tasks run on."""
@@ -217,16 +370,17 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             else:
                 args, kwargs = resolve(plan, args, kwargs)
         del deps, plan  # the handle keeps neither its upstreams nor their results
-        record = self._record
-        if record is not None or self._sinks:
-            ts = time.monotonic_ns()
-            if record is not None:
-                record.status = RUNNING
-                record.started_ns = ts
-            if self._sinks:
-                emit(self._sinks, TaskStarted(self.id, ts))
         spec = self._spec
         try:
+            record = self._record
+            if record is not None or self._sinks:
+                ts = time.monotonic_ns()
+                if record is not None:
+                    record.status = RUNNING
+                    record.started_ns = ts
+                if self._sinks:
+                    # Inside the try: whatever a sink raises, the task reports its end.
+                    emit(self._sinks, TaskStarted(self.id, ts))
             if not spec.is_async:
                 result: T = await self._in_executor(spec, args, kwargs)
             elif kwargs:
@@ -252,10 +406,12 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
     def _end(
         self, status: TaskStatus, error: BaseException | None, failed_upstream: int | None
     ) -> None:
-        """Report the end of the task and wake its dependents.
+        """Record the end of the task, wake its dependents, then tell the sinks.
 
         Called while the task is finishing: the coroutine returns or raises right after,
-        within the same step, so everything woken from here sees the task done.
+        within the same step, so everything woken from here sees the task done.  The
+        sinks come last: whatever one raises (even SystemExit), the engine's own
+        bookkeeping is complete and no dependent or run waits for ever (#8).
         """
         self._phase = _ENDED
         if self._deps is not None:
@@ -263,18 +419,17 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             # they must not keep it, and what it holds, alive until they end.
             self._unregister()
         record = self._record
-        if record is not None or self._sinks:
-            ts = time.monotonic_ns()
-            if record is not None:
-                record.status = status
-                record.finished_ns = ts
-            if self._sinks:
-                emit(self._sinks, TaskFinished(self.id, status, error, failed_upstream, ts))
+        sinks = self._sinks
+        ts = time.monotonic_ns() if record is not None or sinks else 0
+        if record is not None:
+            record.status = status
+            record.finished_ns = ts
+            call = self._executor_call
+            if call is not None and call.started_ns is None:
+                record.started_ns = None  # cancelled while queued: the body never ran
+        self._executor_call = None
         if error is not None:
             self._ended_with(status, error)
-            # The error is reported (logged at its source, carried by dependents and
-            # by the run), so asyncio need not log "exception was never retrieved".
-            self.add_done_callback(_mark_retrieved)
         dependents = self._dependents
         if dependents is not None:
             self._dependents = None
@@ -288,32 +443,44 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     # It will not run: settle it at once.
                     dependent._trouble = True
                     dependent._wake()
-        _alive.discard(self)
+        _release(self.get_loop(), self)
         run = self._run
         if run is not None:
             run._unfinished -= 1
             if not run._unfinished:
                 run._all_done()
+        if sinks:
+            emit(sinks, TaskFinished(self.id, status, error, failed_upstream, ts))
 
     def _ended_with(self, status: TaskStatus, error: BaseException) -> None:
-        root = status is FAILED and not is_task_failure(error)
-        if root:
-            # Logged here, once, at the source; dependents only pass it on, and a body
-            # that re-raises another task's error (after awaiting it) does not log it.
-            logger.error("task %s#%s failed", self.name, self.id, exc_info=error)
-            mark_task_failure(error, self._aiodag_ref)
+        run = self._run
         record = self._record
-        if record is not None:
-            assert self._run is not None
-            self._run._failed(record, error, root=root)
+        if status is FAILED and not is_task_failure(error):
+            # The source of a failure.  It is logged later, once, and only if nobody
+            # handles it (errors.is_handled): when it stops a dependent or is raised
+            # on, when its run ends, or, outside any run, by asyncio itself if the
+            # handle is dropped with the error never retrieved.
+            mark_task_failure(error, self._aiodag_ref)
+            if run is not None:
+                assert record is not None
+                run._failed(record, error, root=True)
+                self.add_done_callback(_mark_retrieved)  # the run reports it
+            return
+        # A failure passed on: an UpstreamError, or a body re-raising what it awaited.
+        root = mark_passed_on(error)
+        self.add_done_callback(_mark_retrieved)  # reported through its root
+        if run is not None:
+            assert record is not None
+            run._failed(record, error, root=False)
+            run._passed_on(root)
 
     def _unregister(self) -> None:
         deps, self._deps = self._deps, None
         for fut in deps or ():
             if isinstance(fut, TaskHandle):
                 dependents = fut._dependents
-                if dependents is not None and self in dependents:
-                    dependents.remove(self)
+                if dependents is not None:
+                    dependents.pop(self, None)
             else:
                 fut.remove_done_callback(self._foreign_done)
 
@@ -323,7 +490,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             waiter.set_result(None)
 
     def _foreign_done(self, fut: asyncio.Future[Any]) -> None:
-        if fut.cancelled() or fut.exception() is not None:
+        if fut.cancelled() or _exception(fut) is not None:
             self._trouble = True
             self._wake()
         else:
@@ -337,14 +504,22 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
 
     async def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
                            kwargs: dict[str, Any]) -> T:
-        if isinstance(spec.executor, ProcessPoolExecutor):
-            # Another process: nothing of this one's context can go along (or be pickled).
-            call = functools.partial(spec.fn, *args, **kwargs)
+        executor = spec.executor
+        if executor is None or isinstance(executor, ThreadPoolExecutor):
+            # A thread of this process: carry the context (and so the current span)
+            # along, and know whether the body ever ran if the task is cancelled.
+            self._executor_call = call = _ExecutorCall(
+                contextvars.copy_context(), spec.fn, args, kwargs)
+            try:
+                result = await self.get_loop().run_in_executor(executor, call)
+            except asyncio.CancelledError:
+                call.abandon()
+                raise
+            call.result = None
         else:
-            # Carry the context (and so the current span) into the worker thread.
-            call = functools.partial(_call_in_context, contextvars.copy_context(), spec.fn,
-                                     args, kwargs)
-        result = await self.get_loop().run_in_executor(spec.executor, call)
+            # Another process or machine: the call must pickle, so no context goes along.
+            result = await self.get_loop().run_in_executor(
+                executor, functools.partial(spec.fn, *args, **kwargs))
         if inspect.isawaitable(result):
             # A plain function that hands back a coroutine (an async function behind a
             # plain decorator, a lambda): what it means is the coroutine's result.
@@ -360,11 +535,12 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             if fut.cancelled():
                 cancelled = cancelled or fut
                 continue
-            exc = fut.exception()
+            exc = _exception(fut)
             if exc is not None:
                 root = exc.root if isinstance(exc, UpstreamError) else _ref(fut)
                 upstream_id = fut.id if isinstance(fut, TaskHandle) else None
                 error = UpstreamError(self._aiodag_ref, _ref(fut), upstream_id, root)
+                error.__cause__ = exc  # (before _end, which follows the chain to the root)
                 self._end(UPSTREAM_FAILED, error, upstream_id)
                 raise error from exc
         assert cancelled is not None
@@ -417,10 +593,17 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         label = format_call(name, arg_reprs, kwarg_reprs)
         if run is not None:
             self._record = run._add(self.id, name, label, dependencies, ts, caller_id)
-        emit(self._sinks, TaskCreated(
-            self.id, name, label, run.id if run is not None else None,
-            dependencies, arg_reprs, kwarg_reprs, ts, caller_id,
-        ))
+        try:
+            emit(self._sinks, TaskCreated(
+                self.id, name, label, run.id if run is not None else None,
+                dependencies, arg_reprs, kwarg_reprs, ts, caller_id,
+            ))
+        except BaseException:
+            # A sink raised SystemExit or the like: no task is created after all.
+            if self._record is not None:
+                assert run is not None
+                run._discard(self._record)
+            raise
 
 
 # Module-level names: the hot path reads these faster than class attributes.
@@ -428,23 +611,65 @@ PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
 UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 DATA, EXOGENOUS = DependencyKind.DATA, DependencyKind.EXOGENOUS
+# The C methods themselves: the engine's own reads are not the user's (is_handled).
 _result = asyncio.Future.result
+_exception = asyncio.Future.exception
+_task_await = asyncio.Future.__await__
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
 
 
-def _call_in_context(context: contextvars.Context, fn: Callable[..., Any],
-                     args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    try:
-        return context.run(fn, *args, **kwargs)
-    except StopIteration as exc:
-        # A future cannot hold a StopIteration (asyncio would leave it pending for
-        # ever); turn it into what a coroutine raising it would give (PEP 479).
-        raise RuntimeError(f"{getattr(fn, '__name__', fn)!r} raised StopIteration") from exc
+class _ExecutorCall:
+    """A plain function's call, run in a worker thread.
+
+    It notes when the worker began (``started_ns``), so a task cancelled while still
+    queued is recorded as never started, and it closes a coroutine the function hands
+    back if the task was cancelled meanwhile (no "coroutine was never awaited").
+    """
+
+    __slots__ = ("abandoned", "args", "context", "fn", "kwargs", "lock", "result",
+                 "started_ns")
+
+    def __init__(self, context: contextvars.Context, fn: Callable[..., Any],
+                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.context, self.fn, self.args, self.kwargs = context, fn, args, kwargs
+        self.started_ns: int | None = None
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.result: Any = None
+
+    def __call__(self) -> Any:
+        self.started_ns = time.monotonic_ns()
+        try:
+            result = self.context.run(self.fn, *self.args, **self.kwargs)
+        except StopIteration as exc:
+            # A future cannot hold a StopIteration (asyncio would leave it pending for
+            # ever); turn it into what a coroutine raising it would give (PEP 479).
+            name = getattr(self.fn, "__name__", self.fn)
+            raise RuntimeError(f"{name!r} raised StopIteration") from exc
+        finally:
+            self.args = self.kwargs = None  # type: ignore[assignment]
+        if inspect.iscoroutine(result):
+            with self.lock:
+                if not self.abandoned:
+                    self.result = result
+                    return result
+            result.close()
+            return None
+        return result
+
+    def abandon(self) -> None:
+        """The task was cancelled: whatever the worker hands back is not awaited."""
+        with self.lock:
+            self.abandoned = True
+            result, self.result = self.result, None
+        if result is not None:
+            result.close()
 
 
 def _mark_retrieved(fut: asyncio.Future[Any]) -> None:
+    # Silences asyncio's "exception was never retrieved": the engine reports it.
     if not fut.cancelled():
-        fut.exception()
+        _exception(fut)
 
 
 def _label_part(value: object) -> str | _run.TaskRecord:

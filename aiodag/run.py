@@ -17,6 +17,7 @@ are skipped, and independent branches run to the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import itertools
 import time
@@ -25,7 +26,13 @@ from collections.abc import Iterable
 from contextvars import ContextVar, Token
 
 from .analysis import critical_path, status_counts
-from .errors import is_task_failure
+from .errors import (
+    failure_source,
+    is_handled,
+    is_task_failure,
+    log_failure,
+    mark_passed_on,
+)
 from .events import (
     ClockAnchor,
     Dependency,
@@ -127,6 +134,17 @@ class TaskRecord:
         return (self.finished_ns - self.started_ns) / 1e9
 
     @property
+    def handled(self) -> bool:
+        """True for a failure that code received and dealt with (see ``Run``).
+
+        It stays ``failed`` in the record, the trace and the drawing, but does not fail
+        the run.
+        """
+        return self.status is TaskStatus.FAILED and self.error is not None and is_handled(
+            self.error
+        )
+
+    @property
     def wait(self) -> float | None:
         """Seconds between the call and the start of the body."""
         return None if self.started_ns is None else (self.started_ns - self.created_ns) / 1e9
@@ -166,7 +184,9 @@ class Run:
         self._state = _State.NEW
         self._records: dict[int, TaskRecord] = {}
         self._unfinished = 0
-        self._failures: list[BaseException] = []
+        # The run's failure candidates by id: its tasks' own failures, and failures from
+        # outside the run that reached its tasks.  Those handled are left out at the end.
+        self._failures: dict[int, BaseException] = {}
         self._idle: asyncio.Future[None] | None = None
         self._token: Token[Run | None] | None = None
         self.anchor = ClockAnchor(0, 0)
@@ -222,8 +242,14 @@ class Run:
 
     @property
     def failures(self) -> list[BaseException]:
-        """The exceptions raised by the run's tasks themselves (not ``UpstreamError``s)."""
-        return list(self._failures)
+        """The failures that fail the run: the root exceptions, each once.
+
+        Each is the exception a task's body raised (never an ``UpstreamError``): one of
+        the run's tasks, or a task outside the run whose failure reached a task of the
+        run (it carries a note naming that task).  A failure that was handled (see
+        :attr:`TaskRecord.handled`) is not among them.
+        """
+        return [error for error in self._failures.values() if not is_handled(error)]
 
     def __repr__(self) -> str:
         counts = " ".join(f"{status}={n}" for status, n in self.counts().items() if n)
@@ -253,6 +279,9 @@ class Run:
         # The block awaited a task and got its failure: the failure is the tasks', so
         # the other tasks run on and it surfaces (once) among the run's failures.
         passed_on = body_error is not None and is_task_failure(body_error)
+        if passed_on:
+            assert body_error is not None
+            self._passed_on(mark_passed_on(body_error))
         if exc is not None and not passed_on:
             # The code that owns the run stopped abnormally: like TaskGroup, stop the
             # tasks instead of letting them run on unobserved.
@@ -270,6 +299,9 @@ class Run:
         self._state = _State.FINISHED
         self._closed = True
         self._end_ns = time.monotonic_ns()
+        failures = self.failures
+        for error in failures:
+            log_failure(error)  # once: a failure that went on was logged then
         emit(self._slots, RunFinished(self, self._end_ns))
         if cancelled:
             if exc is not None and isinstance(exc, asyncio.CancelledError):
@@ -278,13 +310,13 @@ class Run:
         if body_error is not None and not isinstance(body_error, Exception):
             return False  # KeyboardInterrupt, SystemExit: never wrapped
         if passed_on:
-            if self.raise_errors and self._failures:
+            if self.raise_errors and failures:
                 body_error = None  # its root cause is among the failures raised below
             else:
                 return False  # the block's own exception, as it is
         errors: list[BaseException] = [body_error] if body_error is not None else []
         if self.raise_errors:
-            errors.extend(self._failures)
+            errors.extend(failures)
         if errors:
             n = len(errors)
             raise BaseExceptionGroup(
@@ -293,9 +325,9 @@ class Run:
         return False
 
     def _cancel_unfinished(self) -> None:
-        from .handle import _alive  # (handle imports this module)
+        from .handle import alive_handles  # (handle imports this module)
 
-        for handle in list(_alive):
+        for handle in list(alive_handles(self._loop)):
             if handle._run is self:
                 handle.cancel()
 
@@ -311,10 +343,24 @@ class Run:
         self._unfinished += 1
         return record
 
+    def _discard(self, record: TaskRecord) -> None:
+        """Forget a task whose creation did not complete (a sink raised)."""
+        del self._records[record.id]
+        self._unfinished -= 1
+
+    def _passed_on(self, root: BaseException) -> None:
+        """A failure reached one of the run's tasks, or its block: the run reports it."""
+        if id(root) in self._failures or failure_source(root) is None:
+            return  # the run's own, or a plain future's error (not a task's failure)
+        self._failures[id(root)] = root
+        source = failure_source(root)
+        with contextlib.suppress(Exception):
+            root.add_note(f"aiodag: raised by task {source}, outside run {self.name!r}")
+
     def _failed(self, record: TaskRecord, error: BaseException, *, root: bool) -> None:
         record.error = error
         if root:
-            self._failures.append(error)
+            self._failures[id(error)] = error
         # The record keeps the error's traceback (its lines) but not the frames' local
         # variables: a record keeps no argument values (#10).
         traceback.clear_frames(error.__traceback__)

@@ -257,12 +257,33 @@ async def test_fire_and_forget_tasks_are_not_garbage_collected() -> None:
     assert orphan() is None, "a finished task is still held"
 
 
-async def test_repr_shows_name_id_and_status() -> None:
-    """A handle prints what it is and where it is."""
+async def test_repr_shows_what_asyncio_shows_plus_the_status() -> None:
+    """asyncio's repr (state, name as set, the body's coroutine, result) + the status."""
+    gate = asyncio.Event()
+
+    @task
+    async def waits() -> int:
+        await gate.wait()
+        return 7
+
     h = double(1)
-    assert repr(h) == f"<TaskHandle double#{h.id} pending>"
+    assert repr(h) == f"<TaskHandle pending name='double#{h.id}' coro=<double() not started>" \
+        " status=pending>"
+    w = waits()
+    await asyncio.sleep(0)
+    text = repr(w)
+    assert text.startswith(f"<TaskHandle pending name='waits#{w.id}' coro=<")
+    assert "test_repr_shows_what_asyncio_shows_plus_the_status.<locals>.waits() running at " \
+        f"{__file__}:" in text
+    assert " wait_for=<Future pending" in text and text.endswith(" status=running>")
+    w.set_name("renamed")
+    assert "name='renamed'" in repr(w)
+    w.cancel()
+    assert repr(w).startswith("<TaskHandle cancelling name='renamed'")
+    gate.set()
     await h
-    assert repr(h) == f"<TaskHandle double#{h.id} ok>"
+    assert repr(h) == f"<TaskHandle finished name='double#{h.id}' coro=<double() done> " \
+        "result=2 status=ok>"
     assert repr(double) == "<aiodag task 'double'>"
 
 
