@@ -25,7 +25,8 @@ from .events import (
     TaskStatus,
 )
 from .handle import TaskHandle
-from .run import Run, TaskRecord
+from .runner import run, wait_for_tasks
+from .runs import Run, TaskRecord
 from .sinks import add_sink, remove_sink
 from .typing import Sink
 
@@ -47,7 +48,9 @@ __all__ = [
     "UpstreamError",
     "add_sink",
     "remove_sink",
+    "run",
     "task",
+    "wait_for_tasks",
 ]
 
 __version__ = "0.2.0"

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import types
@@ -50,6 +51,7 @@ class TaskFunction(Generic[T]):
         *,
         name: str | None = None,
         executor: Executor | None = None,
+        context: contextvars.Context | None = None,
     ) -> None:
         # First, and without merging fn.__dict__: a callable object's own attributes
         # (a `name`, an `fn`) must not overwrite the wrapper's.
@@ -62,6 +64,12 @@ class TaskFunction(Generic[T]):
                 "drop the executor or pass a plain function"
             )
         self.executor = executor
+        if context is not None and not isinstance(context, contextvars.Context):
+            raise TypeError(
+                f"task(): context= must be a contextvars.Context, got {context!r}; "
+                "pass contextvars.copy_context() or leave it out"
+            )
+        self.context = context
         self.exogenous = exogenous
         default = getattr(fn, "__name__", None) or type(fn).__name__
         self.name: str = default if name is None else name
@@ -79,7 +87,7 @@ class TaskFunction(Generic[T]):
                 "from code that asyncio runs, e.g. inside `async def main()` started "
                 "with asyncio.run(main())"
             ) from None
-        return TaskHandle(self, loop, args, kwargs, plan_args(args, kwargs))
+        return TaskHandle(self, loop, args, kwargs, plan_args(args, kwargs), self.context)
 
     def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T]:
         # Decorating a method: bind `self` like a function would.
@@ -90,6 +98,7 @@ class TaskFunction(Generic[T]):
             self.exogenous,
             name=self.name,
             executor=self.executor,
+            context=self.context,
         )
 
     def __repr__(self) -> str:
@@ -104,6 +113,7 @@ def task(
     *deps: asyncio.Future[Any],
     name: str | None = ...,
     executor: Executor | None = ...,
+    context: contextvars.Context | None = ...,
 ) -> TaskFunction[T]: ...
 @overload
 def task(
@@ -112,6 +122,7 @@ def task(
     *deps: asyncio.Future[Any],
     name: str | None = ...,
     executor: Executor | None = ...,
+    context: contextvars.Context | None = ...,
 ) -> TaskFunction[T]: ...
 @overload
 def task(
@@ -120,6 +131,7 @@ def task(
     *,
     name: str | None = ...,
     executor: Executor | None = ...,
+    context: contextvars.Context | None = ...,
 ) -> Callable[[Callable[P, Any]], TaskFunction[Any]]: ...
 def task(
     fn: Callable[..., Any] | None = None,
@@ -127,6 +139,7 @@ def task(
     *deps: asyncio.Future[Any],
     name: str | None = None,
     executor: Executor | None = None,
+    context: contextvars.Context | None = None,
 ) -> TaskFunction[Any] | Callable[[Callable[..., Any]], TaskFunction[Any]]:
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
@@ -134,6 +147,8 @@ def task(
       runs in ``executor``, by default the loop's, so it never blocks the loop).
     * ``task(fn, *deps)`` at call time: ``deps`` are *exogenous* dependencies, futures
       (usually other handles) to wait for whose results are not passed to ``fn``.
+    * ``context=``: run the task in that :class:`contextvars.Context` (as
+      ``asyncio.create_task(..., context=)``), instead of a copy of the caller's.
     * Wrapping a task again adds its ``deps`` to the ones it has; it adds no layer.
 
     >>> @task
@@ -151,13 +166,14 @@ def task(
     if fn is None:
         if deps:
             raise TypeError("task(): give the function first, then its dependencies")
-        return lambda f: task(f, name=name, executor=executor)
+        return lambda f: task(f, name=name, executor=executor, context=context)
     if isinstance(fn, TaskFunction):
         return TaskFunction(
             fn.fn,
             fn.exogenous + deps,
             name=fn.name if name is None else name,
             executor=fn.executor if executor is None else executor,
+            context=fn.context if context is None else context,
         )
     if not callable(fn):
         raise TypeError(f"task() needs a function (async def or def), got {fn!r}")
@@ -166,4 +182,4 @@ def task(
             f"task() cannot run generator {fn!r}: a task returns one result; "
             "collect the items into a list inside an async def instead"
         )
-    return TaskFunction(fn, deps, name=name, executor=executor)
+    return TaskFunction(fn, deps, name=name, executor=executor, context=context)

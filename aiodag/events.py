@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from .run import Run
+    from .runs import Run
 
 __all__ = [
     "CLOCK_ANCHOR",

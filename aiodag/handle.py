@@ -24,11 +24,12 @@ import re
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import run as _run
+from . import runs as _run
 from . import sinks
 from .deps import ArgPlan, resolve
 from .errors import (
@@ -47,7 +48,7 @@ from .events import (
     TaskStatus,
 )
 from .labels import format_call, short_repr
-from .run import _current_run
+from .runs import _current_run
 from .sinks import SinkSlot, emit
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     fut._dependents[self] = None
             else:
                 waiting += 1
-                fut.add_done_callback(self._foreign_done)
+                _wait_for_foreign(fut, self)
         self._waiting = waiting
 
         # Reported before the asyncio task exists, so that a sink that raises (even
@@ -364,14 +365,16 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if self._trouble:
             self._stop_for_upstream(deps)
         self._deps = None  # every upstream has ended: none holds this handle any more
-        if plan is not None:
-            if plan.all_futures:
-                args = map(_result, args)  # type: ignore[assignment]
-            else:
-                args, kwargs = resolve(plan, args, kwargs)
-        del deps, plan  # the handle keeps neither its upstreams nor their results
         spec = self._spec
         try:
+            # In the try too: an upstream's sink may have cancelled it after it ended
+            # well (raising CancelledError on TaskFinished), so reading it can raise.
+            if plan is not None:
+                if plan.all_futures:
+                    args = map(_result, args)  # type: ignore[assignment]
+                else:
+                    args, kwargs = resolve(plan, args, kwargs)
+            del deps, plan  # the handle keeps neither its upstreams nor their results
             record = self._record
             if record is not None or self._sinks:
                 ts = time.monotonic_ns()
@@ -482,7 +485,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 if dependents is not None:
                     dependents.pop(self, None)
             else:
-                fut.remove_done_callback(self._foreign_done)
+                _stop_waiting_for_foreign(fut, self)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -664,6 +667,49 @@ class _ExecutorCall:
             result, self.result = self.result, None
         if result is not None:
             result.close()
+
+
+class _FanOut:
+    """The one done-callback of a plain asyncio future (not a handle) that handles wait
+    on: it wakes them all.  Removing one of many callbacks from a future is a linear
+    scan, so cancelling the many dependents of one future was quadratic (#8); removing
+    a handle from this dict is not.
+    """
+
+    __slots__ = ("__weakref__", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters: dict[TaskHandle[Any], None] = {}
+
+    def __call__(self, fut: asyncio.Future[Any]) -> None:
+        waiters, self.waiters = self.waiters, {}
+        for handle in waiters:
+            handle._foreign_done(fut)
+
+
+# By the future's id, held weakly: the future's callback list holds the fan-out (and
+# so its handles) exactly as long as the future needs it, and no cycle through this
+# table keeps a dropped loop's futures and handles alive.
+_fan_outs: weakref.WeakValueDictionary[int, _FanOut] = weakref.WeakValueDictionary()
+
+
+def _wait_for_foreign(fut: asyncio.Future[Any], handle: TaskHandle[Any]) -> None:
+    fan_out = _fan_outs.get(id(fut))
+    if fan_out is None:
+        _fan_outs[id(fut)] = fan_out = _FanOut()
+        fut.add_done_callback(fan_out)
+    fan_out.waiters[handle] = None
+
+
+def _stop_waiting_for_foreign(fut: asyncio.Future[Any], handle: TaskHandle[Any]) -> None:
+    fan_out = _fan_outs.get(id(fut))
+    if fan_out is None:
+        return
+    fan_out.waiters.pop(handle, None)
+    if not fan_out.waiters:
+        # The last one left: take the callback off a future that may live long.
+        del _fan_outs[id(fut)]
+        fut.remove_done_callback(fan_out)
 
 
 def _mark_retrieved(fut: asyncio.Future[Any]) -> None:

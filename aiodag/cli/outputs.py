@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import is_task_failure
-from ..run import Run
+from ..runs import Run
 from ..typing import Sink
 from .errors import UsageError
 from .progress import Progress

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from ..events import TaskStatus
 
 if TYPE_CHECKING:
-    from ..run import Run
+    from ..runs import Run
 
 __all__ = [
     "ErrorInfo",

@@ -1,0 +1,517 @@
+"""The engine never hangs, never leaks, and reports every failure of a run (#8).
+
+Each test pins a defect found by trying to break the engine: it failed (or hung)
+before the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import gc
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tracemalloc
+import warnings
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import aiodag
+from aiodag import Run, TaskStatus, UpstreamError, task
+from aiodag.events import Event, TaskCreated, TaskFinished, TaskStarted
+from aiodag.handle import alive_handles
+
+
+class Boom(Exception):
+    """A task's own failure."""
+
+
+@task
+async def ok(value: int = 1) -> int:
+    await asyncio.sleep(0.001)
+    return value
+
+
+@task
+async def fail(msg: str = "boom") -> int:
+    await asyncio.sleep(0.001)
+    raise Boom(msg)
+
+
+@task
+async def add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+def run_script(code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter; a hang fails the test instead of hanging it."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+# -- sinks that raise BaseException ----------------------------------------------------
+
+@pytest.mark.parametrize("event", ["TaskStarted", "TaskFinished"])
+@pytest.mark.parametrize("raise_", ["sys.exit(3)", "raise KeyboardInterrupt"])
+def test_a_sink_raising_systemexit_or_keyboardinterrupt_ends_the_process(
+    event: str, raise_: str
+) -> None:
+    """The process ends as plain asyncio code would: exit status 3 / KeyboardInterrupt."""
+    result = run_script(f"""
+        import asyncio, sys
+        from aiodag import Run, task
+        from aiodag.events import {event}
+
+        @task
+        async def step(x):
+            await asyncio.sleep(0.01)
+            return x
+
+        def fail_fast(event):
+            if isinstance(event, {event}) and event.task_id == 2:
+                {raise_}
+
+        async def main():
+            async with Run(sinks=[fail_fast]):
+                step(step(step(1)))
+                step(2)
+
+        asyncio.run(main())
+        print("not reached")
+    """)
+    if "exit" in raise_:
+        assert result.returncode == 3, result.stderr
+    else:
+        assert "KeyboardInterrupt" in result.stderr
+        assert result.returncode != 0
+    assert "not reached" not in result.stdout
+
+
+@pytest.mark.parametrize("event_type", [TaskStarted, TaskFinished])
+async def test_a_sink_raising_cancelled_error_still_lets_the_task_report_its_end(
+    event_type: type,
+) -> None:
+    """The task's end reaches the run and its dependents: nothing waits for ever."""
+    seen: list[Event] = []
+
+    def sink(event: Event) -> None:
+        seen.append(event)
+        if isinstance(event, event_type) and event.task_id == first.id:  # type: ignore[attr-defined]
+            raise asyncio.CancelledError
+
+    async with asyncio.timeout(5):
+        async with Run(sinks=[sink], raise_errors=False) as run:
+            first = ok(1)
+            dependent = add(first, 1)
+    assert run.task(first.id).status.is_terminal
+    assert run.task(dependent.id).status.is_terminal
+    assert first.cancelled()
+    finished = [e for e in seen if isinstance(e, TaskFinished)]
+    assert {e.task_id for e in finished} == {first.id, dependent.id}
+
+
+async def test_a_sink_raising_systemexit_on_creation_leaves_no_task_behind() -> None:
+    """The call raises; no task was created, none runs, the run does not wait for it."""
+    ran: list[str] = []
+
+    @task
+    async def body(name: str) -> None:
+        ran.append(name)
+
+    def sink(event: Event) -> None:
+        if isinstance(event, TaskCreated) and event.label == "body('bad')":
+            raise SystemExit(4)
+
+    async with asyncio.timeout(5):
+        async with Run(sinks=[sink]) as run:
+            body("good")
+            with pytest.raises(SystemExit):
+                body("bad")
+    await asyncio.sleep(0.01)
+    assert ran == ["good"]
+    assert [r.label for r in run.tasks] == ["body('good')"]
+    loop = asyncio.get_running_loop()
+    assert not [h for h in alive_handles(loop) if h.name == "body"]
+
+
+# -- nesting of any depth -----------------------------------------------------------------
+
+async def test_a_handle_nested_thousands_of_containers_deep_is_resolved() -> None:
+    @task
+    async def depth(value: Any) -> tuple[int, Any]:
+        n = 0
+        while isinstance(value, list | tuple | dict):
+            value = value[0] if not isinstance(value, dict) else value["k"]
+            n += 1
+        return n, value
+
+    arg: Any = ok(5)
+    for i in range(5000):
+        arg = [arg] if i % 3 == 0 else (arg,) if i % 3 == 1 else {"k": arg}
+    async with asyncio.timeout(5):
+        async with Run() as run:
+            result = await depth(arg)
+    assert result == (5000, 5)
+    assert all(r.status is TaskStatus.OK for r in run.tasks)
+
+
+async def test_nested_cycles_and_shared_containers_are_rebuilt_faithfully() -> None:
+    @task
+    async def echo(value: Any) -> Any:
+        return value
+
+    h = ok(3)
+    shared = [h]
+    cyclic: list[Any] = [h]
+    cyclic.append(cyclic)
+    result = await echo({"a": shared, "b": shared, "c": cyclic, "t": (h, [h])})
+    assert result["a"] == [3] and result["a"] is result["b"]
+    assert result["c"][0] == 3 and result["c"][1] is result["c"]
+    assert result["t"] == (3, [3])
+
+
+# -- failures from outside the run ---------------------------------------------------------
+
+async def test_a_failure_from_outside_the_run_fails_the_run_naming_its_source() -> None:
+    outside = fail("outside")
+    await asyncio.sleep(0.02)
+    assert outside.done()
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run("inside") as run:
+            add(outside, 1)
+    assert run.failures == [outside.exception()]
+    assert group.value.exceptions == (outside.exception(),)
+    notes = getattr(outside.exception(), "__notes__", [])
+    assert any(f"fail#{outside.id}" in note and "outside run 'inside'" in note
+               for note in notes)
+
+
+async def test_a_body_reraising_an_outside_failure_fails_the_run() -> None:
+    outside = fail("outside")
+
+    @task
+    async def awaits() -> int:
+        return await outside
+
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run() as run:
+            h = awaits()
+    assert run.task(h.id).status is TaskStatus.FAILED
+    assert [str(e) for e in group.value.exceptions] == ["outside"]
+
+
+# -- handled failures ----------------------------------------------------------------------
+
+async def test_a_failure_handled_by_a_retry_loop_does_not_fail_the_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It stays a failed task, marked handled; no error is logged; the run succeeds."""
+    attempts: list[int] = []
+
+    @task
+    async def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("try again")
+        return "data"
+
+    @task
+    async def robust() -> str:
+        for _ in range(5):
+            try:
+                return await flaky()
+            except ConnectionError:
+                continue
+        raise RuntimeError("gave up")
+
+    caplog.set_level(logging.ERROR)
+    async with Run() as run:
+        result = robust()
+    assert result.result() == "data"
+    assert run.failures == []
+    failed = [r for r in run.tasks if r.status is TaskStatus.FAILED]
+    assert len(failed) == 2 and all(r.handled for r in failed)
+    assert not [r for r in caplog.records if r.name == "aiodag"]
+
+
+async def test_a_failure_handled_somewhere_but_passed_on_elsewhere_still_fails_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+
+    @task
+    async def tolerant(h: Any) -> None:
+        with contextlib.suppress(Boom):
+            await h
+
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run() as run:
+            f = fail("once")
+            tolerant(f)     # handles it...
+            add(f, 1)       # ...but this dependent is stopped by it
+    assert [str(e) for e in group.value.exceptions] == ["once"]
+    assert not run.task(f.id).handled
+    assert len([r for r in caplog.records if r.name == "aiodag"]) == 1
+
+
+async def test_an_unhandled_failure_with_no_dependents_is_logged_once_at_run_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(ExceptionGroup):
+        async with Run():
+            fail("alone")
+    logged = [r for r in caplog.records if r.name == "aiodag"]
+    assert len(logged) == 1 and "fail#" in logged[0].getMessage()
+
+
+# -- memory: keep-alive, bursts ------------------------------------------------------------
+
+def test_handles_pending_when_their_loop_is_closed_are_not_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """They go with the loop, and asyncio still says they were destroyed pending."""
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    loop = asyncio.new_event_loop()
+    never: asyncio.Future[int] = loop.create_future()
+    refs: list[weakref.ref[Any]] = []
+
+    async def start(upstream: asyncio.Future[int]) -> None:
+        for _ in range(100):
+            refs.append(weakref.ref(add(upstream, 1)))  # waiting on a plain future
+            refs.append(weakref.ref(add(add(upstream, 1), 2)))  # ...and on a handle
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(start(never))
+    loop.close()
+    del loop, never
+    gc.collect()
+    assert sum(ref() is not None for ref in refs) == 0
+    destroyed = [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
+    assert destroyed
+
+
+async def test_a_burst_of_tasks_leaves_no_memory_behind() -> None:
+    @task
+    async def noop(i: int) -> int:
+        return i
+
+    async def burst() -> None:
+        for i in range(30_000):
+            noop(i)  # fire and forget: the engine keeps them alive until they end
+        await aiodag.wait_for_tasks()
+
+    await burst()  # warm-up: caches, free lists
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        await burst()
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # A set that grew to 30,000 handles and kept its size holds ~1 MB.
+    assert retained < 200_000, f"{retained:,} bytes retained after the burst"
+
+
+@pytest.mark.parametrize("upstream", ["handle", "future"])
+def test_cancelling_many_dependents_of_one_upstream_is_linear(upstream: str) -> None:
+    """Doubling the dependents three times costs ~8x, not ~64x (quadratic)."""
+
+    @task
+    async def wait_for(gate: asyncio.Future[int]) -> int:
+        return await gate
+
+    async def cancel_all(n: int) -> float:
+        gate: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        up = wait_for(gate) if upstream == "handle" else gate
+        handles = [add(up, i) for i in range(n)]
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        for h in handles:
+            h.cancel()
+        await asyncio.gather(*handles, return_exceptions=True)
+        elapsed = time.perf_counter() - start
+        gate.cancel()
+        return elapsed
+
+    # The collector off: it is the engine's own work whose growth is checked here (the
+    # cyclic GC adds its own, and bench/ measures with it on).
+    gc.disable()
+    try:
+        small = min(asyncio.run(cancel_all(2_500)) for _ in range(3))
+        large = min(asyncio.run(cancel_all(20_000)) for _ in range(2))
+    finally:
+        gc.enable()
+    assert large / small < 24, f"{small:.4f}s for 2,500, {large:.4f}s for 20,000"
+
+
+# -- plain functions in an executor ----------------------------------------------------------
+
+async def test_a_plain_task_cancelled_while_queued_never_started() -> None:
+    busy, release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(5)
+
+    def work() -> int:
+        return 1
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        async with Run(raise_errors=False) as run:
+            blocker = task(occupy, executor=pool)()
+            await asyncio.to_thread(busy.wait, 5)
+            queued = task(work, executor=pool)()
+            await asyncio.sleep(0.01)
+            queued.cancel()
+            await asyncio.sleep(0.01)
+            release.set()
+            await blocker
+    record = run.task(queued.id)
+    assert record.status is TaskStatus.CANCELLED
+    assert record.started is None and record.duration is None
+
+
+async def test_a_coroutine_handed_back_by_a_cancelled_plain_task_is_closed() -> None:
+    """No 'coroutine ... was never awaited' when the task was cancelled meanwhile."""
+    started, go = threading.Event(), threading.Event()
+
+    async def later() -> int:
+        return 1
+
+    def hands_back() -> Any:
+        started.set()
+        go.wait(5)
+        return later()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = task(hands_back)()
+        await asyncio.to_thread(started.wait, 5)
+        h.cancel()
+        await asyncio.sleep(0)
+        go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await h
+        await asyncio.sleep(0.05)
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+# -- asyncio's Task API -----------------------------------------------------------------------
+
+async def test_get_coro_and_get_stack_show_the_body_not_the_engine() -> None:
+    gate = asyncio.Event()
+
+    @task
+    async def body() -> None:
+        await gate.wait()
+
+    h = body()
+    await asyncio.sleep(0)
+    coro = h.get_coro()
+    assert coro.__qualname__.endswith("body")
+    stack = h.get_stack()
+    assert [f.f_code.co_name for f in stack] == ["body"]
+    gate.set()
+    await h
+
+
+def test_in_debug_mode_the_creation_traceback_ends_at_the_users_call() -> None:
+    async def main() -> list[Any]:
+        h = ok(1)  # the call
+        await h
+        return list(h._source_traceback)  # type: ignore[attr-defined]
+
+    tb = asyncio.run(main(), debug=True)
+    assert tb[-1].filename == __file__ and tb[-1].line == "h = ok(1)  # the call"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager task factories are 3.12+")
+def test_an_eager_task_factory_starts_ready_handles_at_once() -> None:
+    ran: list[int] = []
+
+    @task
+    async def record(x: int) -> int:
+        ran.append(x)
+        return x
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+        h = record(1)
+        assert ran == [1] and h.done()  # ran inside the call
+        later = record(add(h, 1))  # ready too: its upstream is done... after a step
+        await later
+        assert ran == [1, 2]
+
+    asyncio.run(main())
+
+
+async def test_context_runs_the_task_in_the_given_context() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="caller")
+
+    @task
+    async def read() -> str:
+        return var.get()
+
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "given")
+    assert await task(read, context=ctx)() == "given"
+    assert await read() == "caller"
+    with pytest.raises(TypeError, match=r"contextvars\.Context"):
+        task(read, context={"var": 1})  # type: ignore[arg-type]
+
+
+# -- aiodag.run -----------------------------------------------------------------------------
+
+def test_aiodag_run_waits_for_fire_and_forget_tasks() -> None:
+    """The README's 'tasks added dynamically' shape: asyncio.run loses tasks, aiodag.run not."""
+    finished: list[int] = []
+
+    @task
+    async def step(i: int) -> None:
+        await asyncio.sleep(0.02)
+        finished.append(i)
+
+    @task
+    async def spawner(i: int) -> None:
+        await asyncio.sleep(0.01)
+        step(i)  # fire and forget, called from a task
+
+    async def main() -> str:
+        for i in range(5):
+            spawner(i)
+            await asyncio.sleep(0.001)
+        return "done"
+
+    asyncio.run(main())
+    assert len(finished) < 5  # what the README warns about
+    finished.clear()
+    assert aiodag.run(main()) == "done"
+    assert sorted(finished) == [0, 1, 2, 3, 4]
+    with pytest.raises(TypeError, match=r"aiodag\.run\(main\(\)\)"):
+        aiodag.run(main)  # type: ignore[arg-type]
+
+
+def test_upstream_error_names_the_root() -> None:
+    async def main() -> UpstreamError:
+        h = add(add(fail("root"), 1), 2)
+        with pytest.raises(UpstreamError) as info:
+            await h
+        return info.value
+
+    error = asyncio.run(main())
+    assert error.root.startswith("fail#") and isinstance(error.__cause__, UpstreamError)
