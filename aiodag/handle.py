@@ -311,8 +311,11 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             del tb[-1]
 
     def __await__(self) -> Generator[Any, None, T]:
+        waiting = _task_await(self)
+        # Not kept in this frame: a traceback through it must not keep the handle alive.
+        del self
         try:
-            return (yield from _task_await(self))
+            return (yield from waiting)
         except Exception as exc:
             mark_retrieved(exc)  # the awaiting code has the failure now (is_handled)
             raise
@@ -323,8 +326,10 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         """As :meth:`asyncio.Task.result`."""
         try:
             return _result(self)
-        except Exception as exc:
-            mark_retrieved(exc)
+        except BaseException as exc:
+            del self  # (as in __await__: a traceback through here keeps no handle)
+            if isinstance(exc, Exception):
+                mark_retrieved(exc)
             raise
 
     def exception(self) -> BaseException | None:
