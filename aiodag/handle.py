@@ -243,9 +243,13 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 super().__init__(coro, loop=loop, name=spec.ref_prefix + str(task_id),
                                  context=context)
         except BaseException:
-            coro.close()
-            alive.discard(self)
-            self._unregister()
+            if self._phase == _NEW:  # not begun (an eager first step ends the task itself)
+                coro.close()
+                alive.discard(self)
+                self._unregister()
+                record: _run.TaskRecord | None = getattr(self, "_record", None)
+                if record is not None and run is not None:
+                    run._discard(record)
             raise
         if getattr(self, "_source_traceback", None):  # debug mode: where it was created
             self._trim_source_traceback()

@@ -112,18 +112,20 @@ def memory_per_record(n: int) -> float:
 
 def retained_without_run(n: int) -> tuple[int, int]:
     """(handles alive in the engine, bytes retained) after a run-less DAG finished."""
-    from aiodag import handle as handle_module
+    from aiodag.handle import alive_handles
 
-    async def main() -> None:
+    async def main() -> int:
         await build_aiodag(n)
+        await asyncio.sleep(0)
+        return len(alive_handles(asyncio.get_running_loop()))
 
     gc.collect()
     tracemalloc.start()
-    asyncio.run(main())
+    alive = asyncio.run(main())
     gc.collect()
     retained, _peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return len(handle_module._alive), retained
+    return alive, retained
 
 
 def main() -> None:

@@ -448,14 +448,20 @@ def test_an_eager_task_factory_starts_ready_handles_at_once() -> None:
         ran.append(x)
         return x
 
+    events: list[Event] = []
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
-        h = record(1)
-        assert ran == [1] and h.done()  # ran inside the call
-        later = record(add(h, 1))  # ready too: its upstream is done... after a step
-        await later
-        assert ran == [1, 2]
+        async with Run(sinks=[events.append]) as run:
+            h = record(1)
+            assert ran == [1] and h.done()  # ran inside the call
+            later = record(add(h, 1))  # its upstream is done: it runs inside the call too
+            assert ran == [1, 2] and later.done()
+        assert [r.status for r in run.tasks] == [TaskStatus.OK] * 3
+        kinds = [(type(e).__name__, e.task_id) for e in events if hasattr(e, "task_id")]
+        assert kinds[:3] == [("TaskCreated", h.id), ("TaskStarted", h.id),
+                             ("TaskFinished", h.id)]
 
     asyncio.run(main())
 
