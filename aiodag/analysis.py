@@ -1,4 +1,4 @@
-"""Analysis of a recorded DAG: its critical path and its status counts.
+"""Analysis of a recorded DAG: its critical path, status counts and wait breakdown.
 
 Works on any records with ``id``, ``deps`` (``(upstream_id, kind)`` pairs), ``started``
 and ``finished`` (seconds, ``None`` where not reached): a live :class:`~aiodag.Run`'s
@@ -8,11 +8,11 @@ and a run rebuilt from a stored trace alike.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .events import TaskStatus
 
-__all__ = ["critical_path", "status_counts"]
+__all__ = ["WaitBreakdown", "critical_path", "status_counts", "wait_breakdown"]
 
 
 class _Timed(Protocol):
@@ -75,3 +75,54 @@ def status_counts(records: Iterable[_HasStatus]) -> dict[TaskStatus, int]:
     for record in records:
         counts[record.status] += 1
     return counts
+
+
+class _Waiting(_Timed, Protocol):
+    @property
+    def created(self) -> float: ...
+
+
+class WaitBreakdown(NamedTuple):
+    """Where one task's time went, from its call to its end (seconds).
+
+    ``dependency_wait`` ran from the call until its last upstream finished (its *last
+    arrival*, ``released_by``); ``loop_wait`` from then until the body began, time the
+    loop spent on other steps (or blocked); ``running`` is the body's time.  Fields
+    not reached are ``None``.
+    """
+
+    dependency_wait: float | None
+    loop_wait: float | None
+    running: float | None
+    released_by: Hashable | None
+
+
+def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakdown]:
+    """The :class:`WaitBreakdown` of every record, from the records alone.
+
+    For a live run, ``TaskRecord.ready`` / ``released_by`` hold the same figures, taken
+    by the engine as it ran; this rebuilds them for runs read back from traces.
+    Upstreams not among ``records`` (outside the run) are not known, so not counted.
+    """
+    result: dict[Hashable, WaitBreakdown] = {}
+    for record in records.values():
+        ready, released_by = record.created, None
+        for upstream_id, _kind in record.deps:
+            upstream = records.get(upstream_id)
+            if upstream is not None and upstream.finished is not None \
+                    and upstream.finished > ready:
+                ready, released_by = upstream.finished, upstream_id
+        started, finished = record.started, record.finished
+        if started is None:
+            end = finished
+            waited = None if end is None else max(0.0, end - record.created)
+            result[record.id] = WaitBreakdown(waited, None, None, released_by)
+            continue
+        ready = min(ready, started)
+        result[record.id] = WaitBreakdown(
+            ready - record.created,
+            started - ready,
+            None if finished is None else finished - started,
+            released_by,
+        )
+    return result

@@ -34,6 +34,7 @@ __all__ = [
     "Dependency",
     "DependencyKind",
     "Event",
+    "LoopBlocked",
     "RunFinished",
     "RunStarted",
     "TaskCreated",
@@ -171,5 +172,23 @@ class TaskFinished:
     ts: int
 
 
-Event = RunStarted | RunFinished | TaskCreated | TaskStarted | TaskFinished
+@dataclass(frozen=True, slots=True)
+class LoopBlocked:
+    """One step of a task held the event loop for ``duration_ns``: nothing else ran.
+
+    Reported (to the task's sinks, and kept by its run in ``Run.loop_blocks``) when the
+    loop is free again.  ``where`` is the code the step was in while it blocked
+    (``file:line in function``), sampled from another thread; ``duration_ns`` is
+    measured to within half the run's ``block_threshold``.  Only runs detect blocking
+    (see :class:`~aiodag.Run`).
+    """
+
+    task_id: int
+    name: str
+    duration_ns: int
+    where: str
+    ts: int
+
+
+Event = RunStarted | RunFinished | TaskCreated | TaskStarted | TaskFinished | LoopBlocked
 """Any event a sink can receive."""

@@ -449,6 +449,10 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 for dependent in dependents:
                     dependent._waiting -= 1
                     if not dependent._waiting:
+                        dependent_record = dependent._record
+                        if dependent_record is not None:  # its last arrival: this one
+                            dependent_record.ready_ns = ts or time.monotonic_ns()
+                            dependent_record.released_by = self.id
                         dependent._wake()
             else:
                 for dependent in dependents:
@@ -508,6 +512,9 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         else:
             self._waiting -= 1
             if not self._waiting:
+                if self._record is not None:
+                    self._record.ready_ns = time.monotonic_ns()
+                    self._record.released_by = None
                 self._wake()
 
     def _ended_unstarted(self, _: asyncio.Future[Any]) -> None:

@@ -25,7 +25,8 @@ import traceback
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 
-from .analysis import critical_path, status_counts
+from .analysis import WaitBreakdown, critical_path, status_counts
+from .blocking import LoopWatch, unwatch_loop, watch_loop
 from .errors import (
     failure_source,
     is_handled,
@@ -36,6 +37,7 @@ from .errors import (
 from .events import (
     ClockAnchor,
     Dependency,
+    LoopBlocked,
     RunFinished,
     RunStarted,
     TaskStatus,
@@ -66,6 +68,8 @@ class TaskRecord:
         "finished_ns",
         "id",
         "name",
+        "ready_ns",
+        "released_by",
         "run_start_ns",
         "started_ns",
         "status",
@@ -93,6 +97,11 @@ class TaskRecord:
         self.started_ns: int | None = None
         self.finished_ns: int | None = None
         self.run_start_ns = run_start_ns
+        self.ready_ns = created_ns
+        """When its last upstream finished (its call, if none was left to wait for)."""
+        self.released_by: int | None = None
+        """The upstream whose end made it ready: its *last arrival* (``None``: ready at
+        the call, or released by a plain asyncio future)."""
         self.caller_id = caller_id
         """The id of the task whose body called this one (``None``: called from plain code)."""
 
@@ -134,6 +143,23 @@ class TaskRecord:
         return (self.finished_ns - self.started_ns) / 1e9
 
     @property
+    def ready(self) -> float:
+        """When it could start (its last upstream had finished), in seconds since the run
+        began."""
+        return (self.ready_ns - self.run_start_ns) / 1e9
+
+    @property
+    def dependency_wait(self) -> float:
+        """Seconds from the call until its last upstream finished (so far, if waiting)."""
+        return (self.ready_ns - self.created_ns) / 1e9
+
+    @property
+    def loop_wait(self) -> float | None:
+        """Seconds it was ready but not yet running: the loop was busy with other steps
+        (or blocked).  ``None`` if it never started."""
+        return None if self.started_ns is None else (self.started_ns - self.ready_ns) / 1e9
+
+    @property
     def handled(self) -> bool:
         """True for a failure that code received and dealt with (see ``Run``).
 
@@ -172,10 +198,27 @@ class Run:
     """One pipeline run: a scope for its tasks, their sinks, and the record of the DAG."""
 
     def __init__(
-        self, name: str = "run", *, sinks: Iterable[Sink] = (), raise_errors: bool = True
+        self,
+        name: str = "run",
+        *,
+        sinks: Iterable[Sink] = (),
+        raise_errors: bool = True,
+        block_threshold: float | None = 0.1,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Run name must be a non-empty string, got {name!r}")
+        if block_threshold is not None and not (
+            isinstance(block_threshold, int | float) and 0 < block_threshold < float("inf")
+        ):
+            raise ValueError(
+                f"Run block_threshold must be a positive number of seconds or None, got "
+                f"{block_threshold!r}; e.g. 0.1 reports steps that hold the loop 100 ms"
+            )
+        self.block_threshold = block_threshold
+        self.loop_blocks: list[LoopBlocked] = []
+        """Every step of the run's tasks that held the event loop for
+        ``block_threshold`` seconds or more, in order (see :mod:`aiodag.blocking`)."""
+        self._watch: LoopWatch | None = None
         self.name = name
         self.id = next(_run_ids)
         self.raise_errors = raise_errors
@@ -236,6 +279,20 @@ class Run:
         """
         return critical_path(self._records)
 
+    def wait_breakdown(self) -> dict[int, WaitBreakdown]:
+        """Per task: waiting for dependencies, waiting for the loop, running (seconds),
+        and the upstream that released it (see :class:`aiodag.analysis.WaitBreakdown`)."""
+        return {
+            r.id: WaitBreakdown(
+                r.dependency_wait if r.started_ns is not None or r.finished_ns is None
+                else (r.finished_ns - r.created_ns) / 1e9,
+                r.loop_wait,
+                r.duration,
+                r.released_by,
+            )
+            for r in self._records.values()
+        }
+
     def counts(self) -> dict[TaskStatus, int]:
         """How many tasks have each status (every status is a key)."""
         return status_counts(self._records.values())
@@ -266,6 +323,8 @@ class Run:
         self._slots = global_slots() + self._own_slots
         self.anchor = ClockAnchor.now()
         self._token = _current_run.set(self)
+        if self.block_threshold is not None:
+            self._watch = watch_loop(self._loop, self.block_threshold)
         emit(self._slots, RunStarted(self, self.anchor.mono_ns, self.anchor.wall_ns))
         return self
 
@@ -296,6 +355,9 @@ class Run:
                 cancelled = True
                 self._cancel_unfinished()
         self._idle = None
+        if self._watch is not None:
+            unwatch_loop(self._watch)
+            self._watch = None
         self._state = _State.FINISHED
         self._closed = True
         self._end_ns = time.monotonic_ns()
@@ -342,6 +404,9 @@ class Run:
         self._records[task_id] = record
         self._unfinished += 1
         return record
+
+    def _loop_blocked(self, event: LoopBlocked) -> None:
+        self.loop_blocks.append(event)
 
     def _discard(self, record: TaskRecord) -> None:
         """Forget a task whose creation did not complete (a sink raised)."""

@@ -1,0 +1,93 @@
+"""Where the time went: the wait breakdown and who blocked the loop (#12 §3, §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from aiodag import Run, task
+from aiodag.analysis import wait_breakdown
+from aiodag.events import Event, LoopBlocked
+
+
+@task
+async def sleep_for(seconds: float, *upstreams: object) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@task
+async def blocks_the_loop(seconds: float) -> None:
+    await asyncio.sleep(0.01)
+    time.sleep(seconds)  # noqa: ASYNC251  # the blocking call under test
+
+
+async def test_each_task_knows_its_last_arrival_and_its_three_waits() -> None:
+    async with Run() as run:
+        fast, slow = sleep_for(0.01), sleep_for(0.08)
+        joined = sleep_for(0.02, fast, slow)
+    record = run.task(joined.id)
+    assert record.released_by == slow.id  # the upstream it waited for last
+    assert record.ready == pytest.approx(run.task(slow.id).finished, abs=1e-6)
+    assert record.dependency_wait == pytest.approx(0.08, abs=0.04)
+    assert record.loop_wait is not None and 0 <= record.loop_wait < 0.02
+    assert run.task(fast.id).released_by is None  # ready at its call
+    # The same figures from the records alone (as for a run read back from a trace).
+    rebuilt = wait_breakdown({r.id: r for r in run.tasks})
+    live = run.wait_breakdown()
+    for task_id, parts in live.items():
+        assert rebuilt[task_id].released_by == parts.released_by
+        for got, want in zip(rebuilt[task_id][:3], parts[:3], strict=True):
+            assert got == pytest.approx(want, abs=1e-6)
+
+
+@task
+async def returns_at_once(*upstreams: object) -> None:
+    return None
+
+
+@task
+async def blocks_at_once(seconds: float, *upstreams: object) -> None:
+    time.sleep(seconds)  # noqa: ASYNC251  # the blocking call under test
+
+
+async def test_a_blocking_step_is_reported_against_its_task_and_others_wait_for_the_loop(
+) -> None:
+    events: list[Event] = []
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async with Run(sinks=[events.append], block_threshold=0.1) as run:
+        # Both start in the same loop pass, in this order: `first` ends and makes
+        # `victim` ready, then `culprit` holds the loop, so `victim` waits for it.
+        first = returns_at_once(gate)
+        culprit = blocks_at_once(0.4, gate)
+        victim = returns_at_once(first)
+        await asyncio.sleep(0.01)
+        gate.set_result(None)
+    blocks = run.loop_blocks
+    assert [b.task_id for b in blocks] == [culprit.id]
+    assert blocks[0].duration_ns / 1e9 == pytest.approx(0.4, abs=0.1)
+    assert blocks[0].where.startswith(f"{__file__}:") and "blocks_at_once" in blocks[0].where
+    assert [e for e in events if isinstance(e, LoopBlocked)] == blocks
+    record = run.task(victim.id)
+    assert record.released_by == first.id
+    assert record.loop_wait is not None and record.loop_wait > 0.3
+    assert record.dependency_wait < 0.1
+
+
+async def test_short_steps_are_not_reported_and_detection_can_be_off() -> None:
+    async with Run(block_threshold=0.1) as run:
+        for _ in range(20):
+            blocks_the_loop(0.005)
+    assert run.loop_blocks == []
+    async with Run(block_threshold=None) as off:
+        blocks_the_loop(0.3)
+    assert off.loop_blocks == []
+
+
+def test_a_bad_threshold_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match="block_threshold must be a positive number"):
+        Run(block_threshold=0)
+    with pytest.raises(ValueError, match=r"e\.g\. 0\.1"):
+        Run(block_threshold="fast")  # type: ignore[arg-type]
