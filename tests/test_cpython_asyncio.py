@@ -1,8 +1,9 @@
 """CPython's own asyncio tests, run with every task an aiodag handle.
 
 The test classes come from the running interpreter's ``test.test_asyncio`` package
-(tasks, task groups, timeouts, ``wait_for``) and run unchanged; only the tasks they make
-are handles, through the shim in ``handle_shim.py``:
+(tasks, with ``gather``, ``current_task``, ``run_coroutine_threadsafe`` and ``sleep``;
+task groups; timeouts; ``wait_for``; on 3.12+ eager task factories) and run unchanged;
+only the tasks they make are handles, through the shim in ``handle_shim.py``:
 
 * test cases with a ``Task`` attribute get :class:`~handle_shim.HandleTask`;
 * every loop they make — ``asyncio.new_event_loop()``, ``asyncio.run``, unittest's
