@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from otlp_receivers import Received, grpc_receiver_running, http_receiver_running
 
 from aiodag import sinks
 from aiodag.testing import RecordingSink
+
+if TYPE_CHECKING:
+    # Imported by the fixtures that need it: the engine's tests run without the trace
+    # extra (and oteltest) installed, on each Python in .ci/pythons.
+    from otlp_receivers import Received
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +42,14 @@ def _dot_is_required(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def grpc_receiver() -> Iterator[tuple[Received, int]]:
     """A real OTLP/gRPC receiver on 127.0.0.1: what it received, and its port."""
+    from otlp_receivers import grpc_receiver_running
+
     yield from grpc_receiver_running()
 
 
 @pytest.fixture
 def http_receiver() -> Iterator[tuple[Received, int]]:
     """A real OTLP/HTTP receiver on 127.0.0.1: what it received, and its port."""
+    from otlp_receivers import http_receiver_running
+
     yield from http_receiver_running()
