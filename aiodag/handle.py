@@ -142,6 +142,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
     # bench/bench_engine.py): few slots, and the call's arguments live in the frame
     # of `_main` rather than on the handle, so they are dropped with it.
     __slots__ = (
+        "_body",
         "_dependents",
         "_deps",
         "_executor_call",
@@ -173,6 +174,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         self._dependents: dict[TaskHandle[Any], None] | None = None
         self._record: _run.TaskRecord | None = None
         self._executor_call: _ExecutorCall | None = None
+        self._body: Any = None
 
         # Dependencies, each future once: data first in argument order, then exogenous.
         if plan is not None:
@@ -294,18 +296,31 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         return f"{text[:-1]} status={self.status}>"
 
     def get_coro(self) -> Any:
-        """The body's coroutine once it runs (until then, the engine's wrapper)."""
-        wrapper = super().get_coro()
-        body = getattr(wrapper, "cr_await", None)
-        return body if inspect.iscoroutine(body) else wrapper
+        """The body's coroutine once it began (until then, the engine's wrapper)."""
+        wrapper: Any = super().get_coro()  # (typeshed says never None; 3.13 disagrees)
+        if wrapper is None:
+            return None  # 3.13+: a task that completed eagerly keeps no coroutine
+        body = self._body
+        return wrapper if body is None else body
 
     def get_stack(self, *, limit: int | None = None) -> list[Any]:
-        """The frames of the body's coroutine, as asyncio shows for a plain task."""
-        body = self.get_coro()
-        frame = getattr(body, "cr_frame", None)
-        if body is super().get_coro() or frame is None:
-            return super().get_stack(limit=limit)
-        return [frame]
+        """The body's frames, as asyncio shows a plain task's (none before it began).
+
+        The engine's own wrapper frame is left out.
+        """
+        frame = getattr(self._body, "cr_frame", None)
+        if frame is None:
+            # Not begun, done, or a plain function: asyncio's answer, less the wrapper.
+            if self._body is None and not self.done():
+                return []
+            return [f for f in super().get_stack(limit=limit) if f.f_code is not _MAIN_CODE]
+        frames: list[Any] = []
+        while frame is not None and (limit is None or len(frames) < limit):
+            if frame.f_code is not _MAIN_CODE:
+                frames.append(frame)
+            frame = frame.f_back
+        frames.reverse()
+        return frames
 
     def _trim_source_traceback(self) -> None:
         # In debug mode asyncio records where a task was created: end that record at
@@ -395,10 +410,10 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     emit(self._sinks, TaskStarted(self.id, ts))
             if not spec.is_async:
                 result: T = await self._in_executor(spec, args, kwargs)
-            elif kwargs:
-                result = await spec.fn(*args, **kwargs)
             else:
-                result = await spec.fn(*args)
+                # Kept for get_coro() / get_stack() / repr, as asyncio keeps a task's coro.
+                self._body = body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
+                result = await body
         except asyncio.CancelledError:
             self._end(CANCELLED, None, None)
             raise
@@ -624,6 +639,8 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 run._discard(self._record)
             raise
 
+
+_MAIN_CODE = TaskHandle._main.__code__
 
 # Module-level names: the hot path reads these faster than class attributes.
 PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
