@@ -272,7 +272,8 @@ class _Drawing:
         ax = figure.add_subplot()
         ax.set_xlim(-0.01 * span, span * 1.02)
         ax.set_ylim(rows - 0.4, -0.6)
-        ax.set_yticks([y for y, _ in ticks], [label for _, label in ticks], fontsize=_FONT_SIZE)
+        ax.set_yticks([y for y, _ in ticks], [label for _, label in ticks], fontsize=_FONT_SIZE,
+                      parse_math=False)
         ax.tick_params(axis="y", length=0)
         ax.set_xlabel("seconds since the run began", fontsize=_FONT_SIZE + 1)
         ax.grid(axis="x", color="#e6e6e6", linewidth=0.6)
@@ -287,7 +288,8 @@ class _Drawing:
             self._draw_bars()
         self._draw_arrows()
         if layout.title:
-            ax.set_title(self._title(), loc="left", fontsize=12, fontweight="bold")
+            ax.set_title(self._title(), loc="left", fontsize=12, fontweight="bold",
+                         parse_math=False)
         if layout.legend:
             self._legend(figure)
         return Timeline(figure, bars=0 if self.aggregated else len(self.bars),
