@@ -8,6 +8,7 @@ leaves its upstream's bar at its right edge and lands on its dependent's left ed
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Hashable, Sequence
@@ -126,7 +127,7 @@ async def test_lanes_are_packed_per_name_and_never_overlap(tmp_path: Path) -> No
         rows.setdefault(round(box.cy), []).append(box)
     for lane in rows.values():
         lane.sort(key=lambda b: b.x0)
-        assert all(b.x0 >= a.x1 - 0.01 for a, b in zip(lane, lane[1:], strict=False))
+        assert all(b.x0 >= a.x1 - 0.01 for a, b in itertools.pairwise(lane))
     assert len(rows) < len(run.tasks)  # packed: tasks share lanes
     labels = drawing.texts()
     assert {"fetch", "concatenate", "strip_numbers", "upload"} <= set(labels)
@@ -140,7 +141,7 @@ async def test_the_critical_path_is_outlined_and_its_arrows_red(tmp_path: Path) 
     for t in run.tasks:
         assert (f"stroke: {CRITICAL_COLOR}" in drawing.style(f"task-{t.id}")) == (t.id in path)
     red = {gid for gid in drawing.ids("dep-") if CRITICAL_COLOR in drawing.style(gid)}
-    assert red == {f"dep-{a}-{b}" for a, b in zip(path, path[1:], strict=False)}
+    assert red == {f"dep-{a}-{b}" for a, b in itertools.pairwise(path)}
 
 
 async def test_a_failed_run_shows_errors_and_tasks_that_never_ran(tmp_path: Path) -> None:
