@@ -7,6 +7,7 @@
 >>> aiodag.viz.to_graphviz(run, direction="LR")      # a graphviz.Digraph (shows in Jupyter)
 >>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # follow a run as it goes
 >>> aiodag.viz.timeline(run, "timeline.svg")         # on a time axis (aiodag[timeline])
+>>> aiodag.viz.render_diff(run_a, run_b, "diff.svg")  # what changed between two runs
 
 Needs the ``graphviz`` package (``pip install aiodag[viz]``); rendering SVG, PNG or
 PDF also needs Graphviz's ``dot`` binary, building the DOT source does not.
@@ -19,6 +20,7 @@ from .live import LiveSVG
 from .model import RunLike, TaskLike, compute_slack
 from .options import Options, VizOptions
 from .render import FORMATS, GraphvizNotFoundError, render
+from .rundiff import RunDiff, compare, diff, render_diff
 
 if TYPE_CHECKING:
     from .gantt import Timeline, timeline, to_timeline
@@ -28,12 +30,16 @@ __all__ = [
     "GraphvizNotFoundError",
     "LiveSVG",
     "Options",
+    "RunDiff",
     "RunLike",
     "TaskLike",
     "Timeline",
     "VizOptions",
+    "compare",
     "compute_slack",
+    "diff",
     "render",
+    "render_diff",
     "timeline",
     "to_graphviz",
     "to_timeline",
