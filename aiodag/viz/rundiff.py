@@ -87,19 +87,18 @@ class RunDiff:
     removed: list[TaskLike]
     threshold: float
     critical_before: list[str]
-    """Labels of the first run's critical path, as matched into the second (else its own)."""
+    """Labels of the first run's critical path, first to last."""
     critical_after: list[str]
-
-    @property
-    def path_moved(self) -> bool:
-        """Whether the critical path goes through other tasks than it did."""
-        return self.critical_before != self.critical_after
+    """Labels of the second run's critical path."""
+    path_moved: bool
+    """Whether the critical path goes through other (matched) tasks than it did."""
 
     def counts(self) -> dict[str, int]:
         """How many tasks are slower, faster, the same, added, removed, changed status."""
         counts = dict.fromkeys(("slower", "faster", "same", "added", "not_run"), 0)
         for item in self.tasks:
-            counts[item.change if item.change != "status" else "same"] += 1
+            if item.change != "status":
+                counts[item.change] += 1
         counts["removed"] = len(self.removed)
         counts["status"] = sum(1 for item in self.tasks if item.status_changed)
         return counts
@@ -172,15 +171,14 @@ def compare(run_a: RunLike, run_b: RunLike, *, threshold: float = 0.2,
         changes.append(TaskChange(task, old, change, ratio))
     kept = {id(t) for t in matched.values()}
     removed = [t for t in before.tasks if id(t) not in kept]
-    b_by_a = {id(old): task_id for task_id, old in matched.items()}
-    b_label = {t.id: t.label for t in after.tasks}
+    # The path moved unless the second run's path is the first's, task for matched task.
+    a_of_b = {task_id: id(old) for task_id, old in matched.items()}
     a_by_id = {t.id: t for t in before.tasks}
-    critical_before = [
-        b_label[b_by_a[id(a_by_id[i])]] if id(a_by_id[i]) in b_by_a else a_by_id[i].label
-        for i in before.critical
-    ]
-    return RunDiff(before, after, changes, removed, threshold, critical_before,
-                   [b_label[i] for i in after.critical])
+    b_label = {t.id: t.label for t in after.tasks}
+    moved = [a_of_b.get(i) for i in after.critical] != [id(a_by_id[i]) for i in before.critical]
+    return RunDiff(before, after, changes, removed, threshold,
+                   [a_by_id[i].label for i in before.critical],
+                   [b_label[i] for i in after.critical], moved)
 
 
 def diff(run_a: RunLike, run_b: RunLike, *, threshold: float = 0.2,
