@@ -43,8 +43,11 @@ def test_render_draws_a_timeline_or_writes_perfetto_from_a_stored_trace(tmp_path
     assert aiodag("render", tmp_path / "trace.jsonl", "-o", perfetto).returncode == 0
     doc = json.loads(perfetto.read_text())
     assert doc["otherData"]["aiodag.run.tasks"] == 14
-    bad = aiodag("render", tmp_path / "trace.jsonl", "-o", tmp_path / "t.gif", "--timeline")
+    bad = aiodag("render", tmp_path / "trace.jsonl", "-o", tmp_path / "t.json", "--timeline")
     assert bad.returncode == 2 and "must be one of ['.svg', '.png', '.pdf']" in bad.stderr
+    default = aiodag("render", tmp_path / "trace.jsonl", "--timeline")
+    assert default.stdout.strip().endswith(str(tmp_path / "trace.timeline.svg"))
+    assert len(bar_ids(tmp_path / "trace.timeline.svg")) == 14
 
 
 @pytest.mark.dot

@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--run", dest="run_name", default=None, metavar="NAME",
                         help="which run, when the file holds several (default: the last)")
     render.add_argument("--timeline", action="store_true",
-                        help="draw the run on a time axis (.svg, .png or .pdf) instead of "
-                             "its DAG")
+                        help="draw the run on a time axis (.svg, .png or .pdf; default "
+                             "TRACE.timeline.svg) instead of its DAG")
     _add_drawing_options(render)
 
     diff = commands.add_parser("diff", help="compare two runs stored in OTLP JSON trace "
@@ -157,15 +157,16 @@ def _render(args: argparse.Namespace) -> int:
     from ..trace.stored import TraceFileError, load_run
     from ..viz import GraphvizNotFoundError, render
 
-    output: Path = args.output or args.trace.with_suffix(".svg")
+    default = ".timeline.svg" if args.timeline else ".svg"
+    output: Path = args.output or args.trace.with_suffix(default)
     try:
         run = load_run(args.trace, args.run_name)
-        if output.suffix.lower() == ".json":
+        if args.timeline:
+            path = _timeline(run, output)
+        elif output.suffix.lower() == ".json":
             from .. import perfetto
 
             path = perfetto.write(run, output)
-        elif args.timeline:
-            path = _timeline(run, output)
         else:
             path = render(run, output, **_drawing_options(args))
     except (TraceFileError, GraphvizNotFoundError, ValueError) as exc:

@@ -286,7 +286,7 @@ class _Drawing:
                 linestyle="--" if bar.status is TaskStatus.RUNNING else "-",
                 gid=f"task-{task_id}", zorder=2,
             )
-            ax.add_patch(rect)
+            ax.add_artist(rect)
             if layout.labels:
                 self._label(bar, row)
 
@@ -347,7 +347,7 @@ class _Drawing:
         for bar in self.bars:  # the critical path, bar by bar, over the bands
             if bar.task.id in self.critical and bar.ran:
                 y = self.row[bar.task.id]
-                ax.add_patch(Rectangle((bar.start, y - 0.3), bar.end - bar.start, 0.6,
+                ax.add_artist(Rectangle((bar.start, y - 0.3), bar.end - bar.start, 0.6,
                                        facecolor="none", edgecolor=CRITICAL_COLOR,
                                        linewidth=1.6, gid=f"task-{bar.task.id}", zorder=3))
 
@@ -378,7 +378,7 @@ class _Drawing:
             alpha=1.0 if critical else 0.75,
             gid=f"dep-{up.task.id}-{down.task.id}", zorder=5 if critical else 4,
         )
-        self.ax.add_patch(patch)
+        self.ax.add_artist(patch)  # add_patch would also recompute data limits: slow, unneeded
         self.n_arrows += 1
 
     # -- text --------------------------------------------------------------------------
