@@ -10,7 +10,9 @@ What the trace holds (the Trace Event Format, "JSON Object Format"):
 * one process named after the run, and in it one thread ("lane") per row of tasks of
   one name — packed so that no two tasks on a thread overlap, as the format requires;
 * a complete event (``"ph": "X"``) per task that ran, named by its label, with its
-  id, name, status (and error) in ``args``; a task still running lasts until now;
+  id, name, status, upstreams (and error; when it was called, ``created_s``, and, where
+  the record has it, when its last upstream finished, ``ready_s``) in ``args``; a task
+  still running lasts until now;
 * a flow (``"s"`` at the end of the upstream, ``"f"`` with ``"bp": "e"`` at the start
   of the dependent) per dependency whose both ends ran — Perfetto draws it as an arrow
   from the upstream's slice to the dependent's.  Flows along the critical path have the
@@ -200,6 +202,12 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
         args["error"] = error
     if task.deps:
         args["upstreams"] = [_json_id(up) for up, _kind in task.deps]
+    # When it was called and, where the record has it, when its last upstream finished
+    # (seconds since the run began): the wait before the slice, explained.
+    for name in ("created", "ready"):
+        value = getattr(task, name, None)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            args[f"{name}_s"] = round(float(value), 9)
     return args
 
 

@@ -121,6 +121,8 @@ async def test_a_slice_per_task_and_a_flow_per_dependency() -> None:
     for t in run.tasks:
         e = by_id[t.id]
         assert e["args"]["status"] == "ok" and e["args"]["name"] == t.name
+        assert e["args"]["created_s"] == pytest.approx(t.created, abs=1e-9)
+        assert e["args"].get("upstreams", []) == [up for up, _ in t.deps]
         assert ns(e["ts"]) == round(t.started * 1e9)
         assert ns(e["ts"] + e["dur"]) == pytest.approx(round(t.finished * 1e9), abs=1)
     flows = bind_flows(events)

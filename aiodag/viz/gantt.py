@@ -307,7 +307,7 @@ class _Drawing:
     def _label(self, bar: _Bar, row: float) -> None:
         text = one_line(clean(bar.task.label))
         name = bar.task.name
-        if self.layout.group == "name" and text.startswith(name + "(") and len(text) > len(name):
+        if self.layout.group == "name" and text.startswith(name + "(") and text != name + "()":
             text = text[len(name):]  # the band says the name; show the arguments
         if bar.status is TaskStatus.FAILED:
             info = error_info(bar.task)
