@@ -159,8 +159,13 @@ async def test_a_failed_run_shows_errors_and_tasks_that_never_ran(tmp_path: Path
         after(boom())
     drawing = Drawing(aiodag.viz.timeline(run, tmp_path / "t.svg"))
     skipped = next(t for t in run.tasks if t.status == "upstream_failed")
+    failed = next(t for t in run.tasks if t.status == "failed")
     assert f"task-{skipped.id}" in drawing.groups
     assert drawing.ids("dep-") == []
+    # A dotted arrow says why it never ran: from the failed task's end to its mark.
+    assert drawing.ids("skip-") == [f"skip-{failed.id}-{skipped.id}"]
+    failed_bar = drawing.box(f"task-{failed.id}")
+    assert near(drawing.points(f"skip-{failed.id}-{skipped.id}"), failed_bar.x1, failed_bar.cy)
     assert any("ValueError" in text for text in drawing.texts())
     assert any(text.startswith("upstream_failed 1") for text in drawing.texts())
 

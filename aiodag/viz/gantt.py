@@ -61,6 +61,8 @@ _STRONG = {
     TaskStatus.RUNNING: "#4a90d9",
     TaskStatus.PENDING: "#bbbbbb",
 }
+# An upstream ending so stops its dependents: drawn as a dotted arrow to their mark.
+_STOPS = (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED, TaskStatus.CANCELLED)
 WAIT_COLOR = "#9e9e9e"
 LOOP_WAIT_COLOR = "#ef8a17"
 _ARROW_COLOR = "#5a5a5a"
@@ -178,6 +180,7 @@ class _Drawing:
         self.arrows = arrows
         self.critical = set(snap.critical)
         self.n_arrows = 0
+        self.n_skips = 0
         self.left_out = 0
         self.row: dict[Hashable, float] = {}  # the y (row centre) of each drawn task
 
@@ -359,7 +362,13 @@ class _Drawing:
         for task in self.snap.tasks:
             for upstream, kind in task.deps:
                 up, down = bars.get(upstream), bars.get(task.id)
-                if up is None or down is None or not up.ran or not down.ran:
+                if up is None or down is None:
+                    continue
+                if not down.ran:
+                    if self.arrows == "all" and up.status in _STOPS:
+                        self._skip_arrow(up, down)
+                    continue
+                if not up.ran:
                     continue
                 on_path = (upstream, task.id) in critical_edges
                 if self.arrows == "critical" and not on_path:
@@ -380,6 +389,17 @@ class _Drawing:
         )
         self.ax.add_artist(patch)  # add_patch would also recompute data limits: slow, unneeded
         self.n_arrows += 1
+
+    def _skip_arrow(self, up: _Bar, down: _Bar) -> None:
+        """A dotted arrow from an upstream that failed (or never ran) to a task it stopped."""
+        patch = FancyArrowPatch(
+            (up.end, self.row[up.task.id]), (down.start, self.row[down.task.id]),
+            arrowstyle="-|>", mutation_scale=7, shrinkA=0, shrinkB=4,
+            color=_STRONG[down.status], linewidth=1.0, linestyle=(0, (1, 1.5)),
+            gid=f"skip-{up.task.id}-{down.task.id}", zorder=4,
+        )
+        self.ax.add_artist(patch)
+        self.n_skips += 1
 
     # -- text --------------------------------------------------------------------------
 
@@ -418,6 +438,9 @@ class _Drawing:
         if any(not b.ran for b in self.bars) and not self.aggregated:
             handles.append(Line2D([], [], marker="X", linestyle="none", color="#777777",
                                   label="did not run"))
+        if self.n_skips:
+            handles.append(Line2D([], [], color=_STRONG[TaskStatus.UPSTREAM_FAILED],
+                                  linestyle=(0, (1, 1.5)), label="stopped by its upstream"))
         figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
                       fontsize=_FONT_SIZE, frameon=False)
 
