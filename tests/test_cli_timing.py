@@ -73,6 +73,7 @@ def test_diff_of_a_failed_run_names_the_status_changes(tmp_path: Path) -> None:
     good, bad = tmp_path / "good", tmp_path / "bad"
     assert aiodag("run", PIPELINES / "failing.py:raises_itself", "--out", good).returncode == 1
     assert aiodag("run", PIPELINES / "failing.py", "--out", bad).returncode == 1
+    assert len(bar_ids(bad / "timeline.svg")) == 6  # a failed run gets its timeline too
     result = aiodag("diff", good / "trace.jsonl", bad / "trace.jsonl")
     assert result.returncode == 0, result.stderr
     assert "load('a')  " in result.stdout and "cancelled → ok" in result.stdout
@@ -85,3 +86,15 @@ def test_diff_of_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     result = aiodag("diff", tmp_path / "a.jsonl", tmp_path / "b.jsonl")
     assert result.returncode == 2
     assert result.stderr.strip() == f"aiodag: error: no such file: '{tmp_path / 'a.jsonl'}'"
+
+
+def test_a_timing_output_that_cannot_be_written_costs_nothing_else(tmp_path: Path) -> None:
+    """Unwritable timeline and Perfetto paths: said so, and every other output is there."""
+    (tmp_path / "timeline.svg").mkdir()
+    (tmp_path / "run.perfetto.json").mkdir()
+    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01")
+    assert result.returncode == 0, result.stderr
+    assert "timeline not written: IsADirectoryError" in result.stdout
+    assert "perfetto trace not written:" in result.stdout
+    for name in ("trace.jsonl", "pipeline.svg", "pipeline.png"):
+        assert (tmp_path / name).stat().st_size > 1000
