@@ -17,21 +17,33 @@ def bar_ids(path: Path) -> list[str]:
     return [g.get("id", "") for g in root.iter(f"{SVG}g") if g.get("id", "").startswith("task-")]
 
 
-def test_demo_writes_a_timeline_and_a_perfetto_trace(tmp_path: Path) -> None:
-    """aiodag demo: timeline.svg has 14 bars, run.perfetto.json 14 slices and 14 flows."""
-    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01")
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One ``aiodag demo`` run for the tests that only read its outputs: its folder, stdout."""
+    out = tmp_path_factory.mktemp("demo")
+    result = aiodag("demo", "--out", out, "--speed", "0.01")
     assert result.returncode == 0, result.stderr
-    assert f"timeline: {tmp_path / 'timeline.svg'}" in result.stdout
-    assert f"perfetto trace: {tmp_path / 'run.perfetto.json'}" in result.stdout
+    return out, result.stdout
+
+
+def test_demo_writes_a_timeline_and_a_perfetto_trace(demo: tuple[Path, str]) -> None:
+    """aiodag demo: timeline.svg has 14 bars, run.perfetto.json 14 slices and 14 flows."""
+    tmp_path, stdout = demo
+    assert f"timeline: {tmp_path / 'timeline.svg'}" in stdout
+    assert f"perfetto trace: {tmp_path / 'run.perfetto.json'}" in stdout
     assert len(bar_ids(tmp_path / "timeline.svg")) == 14
     events = json.loads((tmp_path / "run.perfetto.json").read_text())["traceEvents"]
     assert sum(1 for e in events if e["ph"] == "X" and e["cat"] == "task") == 14
     assert sum(1 for e in events if e["ph"] == "s") == 14
 
 
-def test_render_draws_a_timeline_or_writes_perfetto_from_a_stored_trace(tmp_path: Path) -> None:
+def test_render_draws_a_timeline_or_writes_perfetto_from_a_stored_trace(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
     """render --timeline and render -o X.perfetto.json read the stored run back."""
-    assert aiodag("demo", "--out", tmp_path, "--speed", "0.01").returncode == 0
+    demo_out, _stdout = demo
+    (tmp_path / "trace.jsonl").write_bytes((demo_out / "trace.jsonl").read_bytes())
+    (tmp_path / "timeline.svg").write_bytes((demo_out / "timeline.svg").read_bytes())
     out = tmp_path / "from-trace.svg"
     result = aiodag("render", tmp_path / "trace.jsonl", "-o", out, "--timeline")
     assert result.returncode == 0, result.stderr
@@ -51,10 +63,11 @@ def test_render_draws_a_timeline_or_writes_perfetto_from_a_stored_trace(tmp_path
 
 
 @pytest.mark.dot
-def test_diff_prints_a_table_and_draws_the_change(tmp_path: Path) -> None:
+def test_diff_prints_a_table_and_draws_the_change(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
     """aiodag diff A B -o diff.svg: the summary in the terminal, the drawing on disk."""
-    a, b = tmp_path / "a", tmp_path / "b"
-    assert aiodag("demo", "--out", a, "--speed", "0.01").returncode == 0
+    a, b = demo[0], tmp_path / "b"
     assert aiodag("demo", "--out", b, "--speed", "0.04").returncode == 0
     out = tmp_path / "diff.svg"
     result = aiodag("diff", a / "trace.jsonl", b / "trace.jsonl", "-o", out)
