@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -36,7 +37,8 @@ def outputs(notebook: nbformat.NotebookNode, kind: str) -> list[str]:
 def test_the_notebooks_are_all_tested() -> None:
     """No notebook escapes execution."""
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == [
-        "01-quickstart.ipynb", "02-tracing.ipynb", "03-visualization.ipynb"
+        "01-quickstart.ipynb", "02-tracing.ipynb", "03-visualization.ipynb",
+        "04-timing.ipynb",
     ]
 
 
@@ -76,3 +78,22 @@ def test_visualization(tmp_path: Path) -> None:
     assert svgs[2].count('class="node') == 5
     assert "layer3" in svgs[2]
     assert (tmp_path / "stored.svg").read_text().count('class="node') == 4
+
+
+@pytest.mark.dot
+def test_timing(tmp_path: Path) -> None:
+    """Timeline, run diff and Perfetto on a pipeline with a slow dependency and a blocking step."""
+    notebook = execute("04-timing.ipynb", tmp_path)
+    text = "".join(outputs(notebook, "stream"))
+    assert "critical path moved: True" in text
+    assert "now:    fetch('orders') → parse(" in text
+    assert "8 slices, 7 flows" in text
+    assert "<Run 'layered' finished tasks=3000 ok=3000> <Timeline aggregated" in text
+    svgs = outputs(notebook, "image/svg+xml")
+    assert len(svgs) == 3
+    assert len(re.findall(r'<g id="task-\d+"', svgs[0])) == 8
+    assert len(re.findall(r'<g id="dep-\d+-\d+"', svgs[0])) == 7
+    # waits=True: a line from each task's call to its start (the fetches' are microseconds)
+    assert len(re.findall(r'<g id="wait-\d+"', svgs[0])) == 8
+    assert "3,000 tasks" in svgs[2]
+    assert (tmp_path / "slow.perfetto.json").stat().st_size > 1000

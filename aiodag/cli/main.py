@@ -87,10 +87,29 @@ def _parser() -> argparse.ArgumentParser:
                                                 "JSON trace file")
     render.add_argument("trace", type=Path, metavar="TRACE.jsonl")
     render.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
-                        help="the drawing: .svg, .png, .pdf or .dot (default: TRACE.svg)")
+                        help="the drawing: .svg, .png, .pdf or .dot (default: TRACE.svg); "
+                             ".json writes a Perfetto / Chrome trace instead")
     render.add_argument("--run", dest="run_name", default=None, metavar="NAME",
                         help="which run, when the file holds several (default: the last)")
+    render.add_argument("--timeline", action="store_true",
+                        help="draw the run on a time axis (.svg, .png or .pdf; default "
+                             "TRACE.timeline.svg) instead of its DAG")
     _add_drawing_options(render)
+
+    diff = commands.add_parser("diff", help="compare two runs stored in OTLP JSON trace "
+                                            "files: a table, and a drawing with -o")
+    diff.add_argument("before", type=Path, metavar="A.jsonl")
+    diff.add_argument("after", type=Path, metavar="B.jsonl")
+    diff.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                      help="also draw the second run's DAG with the changes: .svg, .png, "
+                           ".pdf or .dot")
+    diff.add_argument("--run", dest="run_name", default=None, metavar="NAME",
+                      help="which run of each file, when they hold several (default: the last)")
+    diff.add_argument("--threshold", type=_positive, default=0.2,
+                      help="a task is slower or faster when its duration changed by more "
+                           "than this fraction (default 0.2: 20%%)")
+    diff.add_argument("--direction", choices=DIRECTIONS, default="TB",
+                      help="TB top-down (default) or LR left-right")
     return parser
 
 
@@ -138,10 +157,18 @@ def _render(args: argparse.Namespace) -> int:
     from ..trace.stored import TraceFileError, load_run
     from ..viz import GraphvizNotFoundError, render
 
-    output: Path = args.output or args.trace.with_suffix(".svg")
+    default = ".timeline.svg" if args.timeline else ".svg"
+    output: Path = args.output or args.trace.with_suffix(default)
     try:
         run = load_run(args.trace, args.run_name)
-        path = render(run, output, **_drawing_options(args))
+        if args.timeline:
+            path = _timeline(run, output)
+        elif output.suffix.lower() == ".json":
+            from .. import perfetto
+
+            path = perfetto.write(run, output)
+        else:
+            path = render(run, output, **_drawing_options(args))
     except (TraceFileError, GraphvizNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -150,10 +177,39 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timeline(run: Any, output: Path) -> Path:
+    try:
+        from ..viz import timeline
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    return timeline(run, output)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from ..trace.stored import TraceFileError, load_run
+    from ..viz import GraphvizNotFoundError, compare, render_diff
+    from .diffreport import diff_report
+
+    try:
+        before = load_run(args.before, args.run_name)
+        after = load_run(args.after, args.run_name)
+        print(diff_report(compare(before, after, threshold=args.threshold)))
+        if args.output is not None:
+            path = render_diff(before, after, args.output, threshold=args.threshold,
+                               direction=args.direction)
+            print(f"drawing: {path}")
+    except (TraceFileError, GraphvizNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {str(args.output)!r}: {exc.strerror or exc}") from None
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo,
     "run": _run,
     "render": _render,
+    "diff": _diff,
 }
 
 

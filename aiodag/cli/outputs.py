@@ -1,8 +1,9 @@
 """Running a pipeline with everything the command writes: trace, drawings, progress.
 
 A run writes ``DIR/trace.jsonl`` (OTLP JSON lines, for Jaeger UI and ``aiodag render``),
-``DIR/pipeline.svg`` (re-rendered while the run goes, so a viewer follows it) and
-``DIR/pipeline.png`` — also when the pipeline fails.
+``DIR/pipeline.svg`` (re-rendered while the run goes, so a viewer follows it),
+``DIR/pipeline.png``, ``DIR/timeline.svg`` and ``DIR/run.perfetto.json`` — also when
+the pipeline fails.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..runs import Run
 from ..typing import Sink
 from .errors import UsageError
 from .progress import Progress
+from .timing import write_timing_outputs
 
 __all__ = ["Outputs", "RunResult"]
 
@@ -115,4 +117,5 @@ class Outputs:
         except GraphvizNotFoundError as exc:
             # The trace is written and is the source of truth; say how to get the rest.
             self._written.append(f"drawings not written: {exc}")
+        self._written.extend(write_timing_outputs(run, self.out))
         return RunResult(run, errors)

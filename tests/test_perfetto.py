@@ -1,0 +1,320 @@
+"""aiodag.perfetto: a run as a Chrome / Perfetto JSON trace, checked against the format.
+
+Perfetto's own trace processor cannot run here: the ``perfetto`` package on PyPI
+ships no binary, it downloads one on first use, and this machine reaches no host but
+the package registries.  So the files are checked against the published Trace Event
+Format (the "JSON Object Format", complete/instant/flow/metadata events) and against
+how the trace processor binds flow events (json_trace_parser: an ``s`` event binds to
+the slice enclosing its timestamp on its thread; an ``f`` event with ``"bp": "e"``
+likewise), re-implemented here as the test's oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import Counter
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import aiodag
+from aiodag import Run, perfetto, task
+from aiodag.demo import etl_pipeline
+from aiodag.lanes import pack_lanes, pack_lanes_by_group
+
+# -- the format, as published --------------------------------------------------------
+
+_PHASES = {"X", "i", "s", "f", "M"}  # the phases we write, all in the specification
+_METADATA = {"process_name", "thread_name", "thread_sort_index", "process_sort_index"}
+
+
+def check_format(doc: Any) -> list[dict[str, Any]]:
+    """Assert ``doc`` is a valid JSON Object Format trace; return its events."""
+    assert isinstance(doc, dict) and isinstance(doc["traceEvents"], list)
+    assert doc.get("displayTimeUnit", "ms") in ("ms", "ns")
+    assert isinstance(doc.get("otherData", {}), dict)
+    for event in doc["traceEvents"]:
+        ph = event["ph"]
+        assert ph in _PHASES, event
+        assert isinstance(event["name"], str)
+        assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
+        if ph == "M":
+            assert event["name"] in _METADATA and isinstance(event["args"], dict)
+            continue
+        assert isinstance(event["ts"], int | float) and event["ts"] >= 0
+        assert isinstance(event["cat"], str) and event["cat"]
+        if ph == "X":
+            assert isinstance(event["dur"], int | float) and event["dur"] >= 0
+            assert isinstance(event["args"], dict)
+        elif ph == "i":
+            assert event["s"] in ("g", "p", "t")
+        else:  # flow events: an id, and the end binds to its enclosing slice
+            assert isinstance(event["id"], int | str)
+            if ph == "f":
+                assert event["bp"] == "e"
+    return list(doc["traceEvents"])
+
+
+def slices(events: list[dict[str, Any]], cat: str = "task") -> list[dict[str, Any]]:
+    return [e for e in events if e["ph"] == "X" and e["cat"] == cat]
+
+
+def ns(us: float) -> int:
+    return round(us * 1000)
+
+
+def check_nesting(events: list[dict[str, Any]]) -> None:
+    """Slices on one thread never partly overlap (the format's rule for X events)."""
+    by_tid: dict[int, list[tuple[int, int]]] = {}
+    for e in events:
+        if e["ph"] == "X":
+            by_tid.setdefault(e["tid"], []).append((ns(e["ts"]), ns(e["ts"] + e["dur"])))
+    for spans in by_tid.values():
+        spans.sort()
+        for (_a0, a1), (b0, _b1) in itertools.pairwise(spans):
+            assert b0 >= a1, f"slices overlap on one thread: {spans}"
+
+
+def bind_flows(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+    """``(upstream slice, dependent slice, cat)`` per flow, bound as the trace processor does."""
+    by_tid: dict[int, list[dict[str, Any]]] = {}
+    for e in events:
+        if e["ph"] == "X":
+            by_tid.setdefault(e["tid"], []).append(e)
+
+    def enclosing(event: dict[str, Any]) -> dict[str, Any]:
+        t = ns(event["ts"])
+        found = [s for s in by_tid.get(event["tid"], [])
+                 if ns(s["ts"]) <= t <= ns(s["ts"] + s["dur"])]
+        assert len(found) == 1, f"flow event {event} binds to {len(found)} slices"
+        return found[0]
+
+    starts = {(e["id"], e["cat"], e["name"]): e for e in events if e["ph"] == "s"}
+    ends = {(e["id"], e["cat"], e["name"]): e for e in events if e["ph"] == "f"}
+    assert starts.keys() == ends.keys(), "every flow has one start and one end"
+    assert len(starts) == sum(1 for e in events if e["ph"] == "s"), "flow ids are unique"
+    return [(enclosing(starts[k]), enclosing(ends[k]), k[1]) for k in starts]
+
+
+def dependencies(run: Any) -> set[tuple[Hashable, Hashable]]:
+    return {(up, t.id) for t in run.tasks for up, _kind in t.deps}
+
+
+# -- the tests --------------------------------------------------------------------------
+
+
+async def test_a_slice_per_task_and_a_flow_per_dependency() -> None:
+    """The ETL run: 14 slices named by label; 14 flows, each from upstream to dependent."""
+    async with Run("etl") as run:
+        etl_pipeline(0.02)
+    events = check_format(perfetto.to_trace_json(run))
+    check_nesting(events)
+    tasks = slices(events)
+    assert sorted(e["name"] for e in tasks) == sorted(t.label for t in run.tasks)
+    by_id = {e["args"]["id"]: e for e in tasks}
+    for t in run.tasks:
+        e = by_id[t.id]
+        assert e["args"]["status"] == "ok" and e["args"]["name"] == t.name
+        assert e["args"]["created_s"] == pytest.approx(t.created, abs=1e-9)
+        assert e["args"].get("upstreams", []) == [up for up, _ in t.deps]
+        assert ns(e["ts"]) == round(t.started * 1e9)
+        assert ns(e["ts"] + e["dur"]) == pytest.approx(round(t.finished * 1e9), abs=1)
+    flows = bind_flows(events)
+    assert {(up["args"]["id"], down["args"]["id"]) for up, down, _cat in flows} == dependencies(run)
+    assert len(flows) == 14
+
+
+async def test_flow_ends_sit_at_the_upstreams_end_and_the_dependents_start() -> None:
+    """An arrow leaves 1 ns before its upstream ended and lands 1 ns after its dependent began."""
+    async with Run("etl") as run:
+        etl_pipeline(0.02)
+    events = check_format(perfetto.to_trace_json(run))
+    starts = {e["id"]: e for e in events if e["ph"] == "s"}
+    ends = {e["id"]: e for e in events if e["ph"] == "f"}
+    for up, down, _cat in bind_flows(events):
+        flow = next(
+            i for i, s in starts.items()
+            if s["tid"] == up["tid"] and abs(ns(s["ts"]) - ns(up["ts"] + up["dur"])) <= 1
+            and ends[i]["tid"] == down["tid"] and abs(ns(ends[i]["ts"]) - ns(down["ts"])) <= 1
+        )
+        assert starts[flow]["name"] in ("data", "exogenous")
+
+
+async def test_the_critical_path_has_its_own_track_and_flow_category() -> None:
+    """Critical tasks are copied, in order, on the top thread; their flows are 'critical_path'."""
+    async with Run("etl") as run:
+        etl_pipeline(0.02)
+    doc = perfetto.to_trace_json(run)
+    events = check_format(doc)
+    path = [t.label for t in run.critical_path()]
+    track = sorted(slices(events, "critical_path"), key=lambda e: e["ts"])
+    assert [e["name"] for e in track] == path
+    assert {e["tid"] for e in track} == {perfetto.CRITICAL_TID}
+    thread_names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert thread_names[perfetto.CRITICAL_TID] == "critical path"
+    assert sorted(e["name"] for e in slices(events) if e["args"].get("critical")) == sorted(path)
+    critical_flows = [(u["name"], d["name"]) for u, d, cat in bind_flows(events)
+                      if cat == "critical_path"]
+    assert sorted(critical_flows) == sorted(itertools.pairwise(path))
+    assert doc["otherData"]["aiodag.run.critical_path"] == path
+
+
+async def test_lanes_are_named_by_task_name_and_packed() -> None:
+    """Six concurrent fetches take six threads 'fetch 1'..'fetch 6'; sequential ones share."""
+    async with Run("etl") as run:
+        etl_pipeline(0.02)
+    events = check_format(perfetto.to_trace_json(run))
+    names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    fetch_tids = {e["tid"] for e in slices(events) if e["args"]["name"] == "fetch"}
+    assert sorted(names[t] for t in fetch_tids) == [f"fetch {i}" for i in range(1, 7)]
+    upload = [e for e in slices(events) if e["args"]["name"] == "upload"]
+    assert names[upload[0]["tid"]] == "upload"
+
+
+async def test_failures_are_in_the_args_and_tasks_that_never_ran_are_instants() -> None:
+    """A failed task carries its error; its dependent is an instant on 'did not run'."""
+
+    @task
+    async def boom() -> None:
+        raise ValueError("disk full")
+
+    @task
+    async def after(x: object) -> None: ...
+
+    @task
+    async def fine() -> int:
+        return 1
+
+    async with Run("failing", raise_errors=False) as run:
+        after(boom())
+        after(fine())
+    doc = perfetto.to_trace_json(run)
+    events = check_format(doc)
+    failed = next(e for e in slices(events) if e["name"] == "boom()")
+    assert failed["args"]["status"] == "failed"
+    assert failed["args"]["error"] == "ValueError: disk full"
+    assert failed["cname"] == "terrible"
+    instants = [e for e in events if e["ph"] == "i"]
+    assert [(e["name"], e["args"]["status"]) for e in instants] == [
+        (next(t.label for t in run.tasks if t.status == "upstream_failed"), "upstream_failed")
+    ]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert names[instants[0]["tid"]] == "did not run"
+    # The failed dependency has no flow (its dependent never ran), and says so.
+    assert len(bind_flows(events)) == 1
+    assert doc["otherData"]["aiodag.run.dependencies_without_flow"] == 1
+    assert doc["otherData"]["aiodag.run.tasks.upstream_failed"] == 1
+
+
+async def test_a_run_in_progress_shows_running_tasks_until_now() -> None:
+    """Mid-run: the running task's slice lasts until the makespan so far; no critical path."""
+    release = asyncio.Event()
+
+    @task
+    async def slow() -> None:
+        await release.wait()
+
+    async with Run("live") as run:
+        slow()
+        await asyncio.sleep(0.02)
+        doc = perfetto.to_trace_json(run)
+        release.set()
+    events = check_format(doc)
+    (running,) = slices(events)
+    assert running["args"]["status"] == "running"
+    assert running["dur"] > 0
+    assert doc["otherData"]["aiodag.run.running"] is True
+    assert slices(events, "critical_path") == []
+
+
+def test_a_stored_run_exports_like_the_live_one(tmp_path: Path) -> None:
+    """Read back from an OTLP JSON trace file: the same slices, flows and critical path."""
+    from aiodag.trace import OpenTelemetrySink, configure
+    from aiodag.trace.stored import load_run
+
+    trace_file = tmp_path / "trace.jsonl"
+    provider = configure("perfetto-test", file=trace_file, install=False)
+
+    async def main() -> Run:
+        async with Run("etl", sinks=[OpenTelemetrySink(provider)]) as run:
+            etl_pipeline(0.02)
+        return run
+
+    live = asyncio.run(main())
+    provider.shutdown()
+    stored = load_run(trace_file)
+    out = perfetto.write(stored, tmp_path / "run.perfetto.json")
+    events = check_format(json.loads(out.read_text()))
+    check_nesting(events)
+    live_events = check_format(perfetto.to_trace_json(live))
+    names = sorted(e["name"] for e in slices(events))
+    assert names == sorted(e["name"] for e in slices(live_events))
+    flows = {(u["name"], d["name"]) for u, d, _ in bind_flows(events)}
+    assert flows == {(u["name"], d["name"]) for u, d, _ in bind_flows(live_events)}
+    assert [e["name"] for e in sorted(slices(events, "critical_path"), key=lambda e: e["ts"])] == [
+        t.label for t in live.critical_path()
+    ]
+
+
+async def test_a_large_run_exports_every_task_and_dependency() -> None:
+    """2,000 tasks of a layered DAG: all slices and flows, threads well nested."""
+
+    @task
+    async def step(*ups: object) -> None:
+        await asyncio.sleep(0)
+
+    async with Run("layered") as run:
+        layer = [step() for _ in range(50)]
+        for _ in range(39):
+            layer = [step(layer[i], layer[(i + 1) % 50]) for i in range(50)]
+    events = check_format(perfetto.to_trace_json(run))
+    check_nesting(events)
+    assert len(slices(events)) == 2000
+    assert Counter(e["ph"] for e in events)["s"] == 39 * 50 * 2
+
+
+def test_write_replaces_the_file_whole(tmp_path: Path) -> None:
+    """write() returns the path; the file is JSON an older copy of which is replaced."""
+
+    async def main() -> Run:
+        async with Run("small") as run:
+            aiodag.task(asyncio.sleep)(0)
+        return run
+
+    path = tmp_path / "x.perfetto.json"
+    path.write_text("old")
+    assert perfetto.write(asyncio.run(main()), path) == path
+    assert len(slices(check_format(json.loads(path.read_text())))) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["x.perfetto.json"]
+
+
+# -- lanes ---------------------------------------------------------------------------
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 10)), max_size=40))
+def test_pack_lanes_uses_as_many_lanes_as_tasks_at_once(pairs: list[tuple[int, int]]) -> None:
+    """Intervals in one lane never overlap; the lane count is the most open at once."""
+    intervals = [(float(start), float(start + length)) for start, length in pairs]
+    lanes, used = pack_lanes(intervals)
+    at_once = max(
+        (sum(1 for a, b in intervals if a <= t < b or a == t == b) for t, _ in intervals),
+        default=0,
+    )
+    assert used == at_once
+    for lane in range(used):
+        mine = sorted(iv for iv, ln in zip(intervals, lanes, strict=True) if ln == lane)
+        assert all(b[0] >= a[1] for a, b in itertools.pairwise(mine))
+
+
+def test_pack_lanes_by_group_stacks_groups_in_order_of_appearance() -> None:
+    """Each group gets its own rows, in order; an item's row is within its group's."""
+    packed = pack_lanes_by_group([(0, 1), (0, 1), (0, 1), (1, 2)], ["b", "a", "b", "b"])
+    assert packed.groups == [("b", 0, 2), ("a", 2, 1)]
+    assert packed.row == [0, 2, 1, 0]
+    assert packed.rows == 3
