@@ -282,8 +282,9 @@ async def test_repr_shows_what_asyncio_shows_plus_the_status() -> None:
     assert repr(w).startswith("<TaskHandle cancelling name='renamed'")
     gate.set()
     await h
-    assert repr(h) == f"<TaskHandle finished name='double#{h.id}' coro=<double() done> " \
-        "result=2 status=ok>"
+    defined = f"{__file__}:{double.fn.__code__.co_firstlineno}"
+    assert repr(h) == f"<TaskHandle finished name='double#{h.id}' coro=<double() done, " \
+        f"defined at {defined}> result=2 status=ok>"
     assert repr(double) == "<aiodag task 'double'>"
 
 

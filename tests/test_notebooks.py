@@ -93,7 +93,9 @@ def test_timing(tmp_path: Path) -> None:
     assert len(svgs) == 3
     assert len(re.findall(r'<g id="task-\d+"', svgs[0])) == 8
     assert len(re.findall(r'<g id="dep-\d+-\d+"', svgs[0])) == 7
-    # waits=True: a line from each task's call to its start (the fetches' are microseconds)
-    assert len(re.findall(r'<g id="wait-\d+"', svgs[0])) == 8
+    # waits=True: from each task's call to its start, split where its last upstream
+    # finished: waiting for upstreams, then for the loop (the fetches' are microseconds)
+    assert len(re.findall(r'<g id="wait-deps-\d+"', svgs[0])) == 8
+    assert len(re.findall(r'<g id="wait-loop-\d+"', svgs[0])) == 8
     assert "3,000 tasks" in svgs[2]
     assert (tmp_path / "slow.perfetto.json").stat().st_size > 1000

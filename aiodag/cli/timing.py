@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from .. import perfetto
-from ..run import Run
+from ..runs import Run
 
 __all__ = ["write_timing_outputs"]
 
