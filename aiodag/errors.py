@@ -13,8 +13,8 @@ logger = logging.getLogger("aiodag")
 # place that must know its fate, so it is where that fate is kept).
 _FAILED_TASK = "_aiodag_failed_task"
 """``name#id`` of the task whose body raised it (its source)."""
-_RETRIEVED = "_aiodag_retrieved"
-"""Code outside the engine got it: awaited the handle, or read result()/exception()."""
+_HANDLED = "_aiodag_handled"
+"""A task body (or a Run block) received it and then finished normally."""
 _PASSED_ON = "_aiodag_passed_on"
 """It stopped a dependent, or awaiting code raised it on (a task body, a Run block)."""
 _LOGGED = "_aiodag_logged"
@@ -80,14 +80,21 @@ def _flag(error: BaseException, name: str) -> None:
         setattr(error, name, True)
 
 
-def mark_retrieved(error: BaseException) -> None:
-    """Code outside the engine received ``error`` (see :func:`is_handled`)."""
-    _flag(error, _RETRIEVED)
+def mark_handled(error: BaseException) -> None:
+    """A task body, or a Run block, that received ``error`` finished normally."""
+    _flag(root_of(error), _HANDLED)
 
 
 def mark_passed_on(error: BaseException) -> BaseException:
     """``error`` (or the failure it carries) went on unhandled: log its root, once."""
     root = root_of(error)
+    if not hasattr(root, _FAILED_TASK):
+        # The root is a plain asyncio future's error: name the future as its source.
+        last = error
+        while isinstance(last.__cause__, UpstreamError):
+            last = last.__cause__
+        if isinstance(last, UpstreamError):
+            mark_task_failure(root, last.upstream)
     _flag(root, _PASSED_ON)
     log_failure(root)
     return root
@@ -96,14 +103,16 @@ def mark_passed_on(error: BaseException) -> BaseException:
 def is_handled(error: BaseException) -> bool:
     """True for a task failure that code received and dealt with.
 
-    The rule: a failure is *handled* when code outside the engine received its
-    exception (awaited the failed handle, or read its ``result()``/``exception()``)
-    and it never went further: no dependent was stopped by it, and no task body or
-    :class:`~aiodag.Run` block raised it on.  A retry loop that awaits a flaky task,
-    catches its error and tries again handles each failure it caught.
+    The rule: a failure is *handled* when a task body (or a :class:`~aiodag.Run`
+    block) received its exception — awaited the failed handle, or read its
+    ``result()``/``exception()`` — and then finished normally, and the failure never
+    went further: no dependent was stopped by it, and no task body or Run block raised
+    it on.  A retry loop that awaits a flaky task, catches its error and tries again
+    handles each failure it caught.  Anything else (asyncio's own reads, plain asyncio
+    tasks, a body that was cancelled or failed afterwards) does not handle it.
     """
     root = root_of(error)
-    return getattr(root, _RETRIEVED, False) and not getattr(root, _PASSED_ON, False)
+    return getattr(root, _HANDLED, False) and not getattr(root, _PASSED_ON, False)
 
 
 def log_failure(root: BaseException) -> None:
@@ -112,7 +121,8 @@ def log_failure(root: BaseException) -> None:
     if source is None or getattr(root, _LOGGED, False):
         return  # not a task's own failure (a plain future's), or logged already
     _flag(root, _LOGGED)
-    logger.error("task %s failed", source, exc_info=root)
+    logger.error("%s failed", source if source.startswith("<") else f"task {source}",
+                 exc_info=root)
 
 
 def failure_source(error: BaseException) -> str | None:

@@ -34,10 +34,13 @@ from . import sinks
 from .deps import ArgPlan, resolve
 from .errors import (
     UpstreamError,
+    is_handled,
     is_task_failure,
+    log_failure,
+    mark_handled,
     mark_passed_on,
-    mark_retrieved,
     mark_task_failure,
+    root_of,
 )
 from .events import (
     Dependency,
@@ -147,6 +150,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         "_deps",
         "_executor_call",
         "_phase",
+        "_received",
         "_record",
         "_run",
         "_sinks",
@@ -175,6 +179,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         self._record: _run.TaskRecord | None = None
         self._executor_call: _ExecutorCall | None = None
         self._body: Any = None
+        self._received: list[BaseException] | None = None
 
         # Dependencies, each future once: data first in argument order, then exogenous.
         if plan is not None:
@@ -189,8 +194,10 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
 
         run = (context.get(_current_run, None) if context is not None
                else _current_run.get())
-        if run is not None and run._closed:
-            run = None  # a context that outlived its run: that run's record is final
+        if run is not None and (run._closed or run._loop is not loop):
+            # A context that outlived its run (that run's record is final), or one carried
+            # to another loop (a worker thread running its own): not that run's task.
+            run = None
         self._run = run
         self._sinks: tuple[SinkSlot, ...] = run._slots if run is not None else sinks._global_slots
 
@@ -313,10 +320,11 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             # Not begun, done, or a plain function: asyncio's answer, less the wrapper.
             if self._body is None and not self.done():
                 return []
-            return [f for f in super().get_stack(limit=limit) if f.f_code is not _MAIN_CODE]
+            return [f for f in super().get_stack(limit=limit)
+                    if not f.f_code.co_filename.startswith(_ENGINE_DIR)]
         frames: list[Any] = []
         while frame is not None and (limit is None or len(frames) < limit):
-            if frame.f_code is not _MAIN_CODE:
+            if not frame.f_code.co_filename.startswith(_ENGINE_DIR):
                 frames.append(frame)
             frame = frame.f_back
         frames.reverse()
@@ -336,7 +344,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         try:
             return (yield from waiting)
         except Exception as exc:
-            mark_retrieved(exc)  # the awaiting code has the failure now (is_handled)
+            _received(exc)  # the awaiting code has the failure now (errors.is_handled)
             raise
 
     __iter__ = __await__
@@ -348,14 +356,14 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         except BaseException as exc:
             del self  # (as in __await__: a traceback through here keeps no handle)
             if isinstance(exc, Exception):
-                mark_retrieved(exc)
+                _received(exc)
             raise
 
     def exception(self) -> BaseException | None:
         """As :meth:`asyncio.Task.exception`."""
         exc = _exception(self)
         if exc is not None:
-            mark_retrieved(exc)
+            _received(exc)
         return exc
 
     def cancel(self, msg: Any = None) -> bool:
@@ -457,6 +465,11 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         self._executor_call = None
         if error is not None:
             self._ended_with(status, error)
+        elif self._received is not None:
+            if status is OK:  # the body received these failures and went on normally
+                for received in self._received:
+                    mark_handled(received)
+            self._received = None
         dependents = self._dependents
         if dependents is not None:
             self._dependents = None
@@ -477,6 +490,9 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         _release(self.get_loop(), self)
         run = self._run
         if run is not None:
+            watch = run._watch
+            if watch is not None and watch._culprit is not None:
+                watch.flush()  # a block by this step: reported before its end
             run._unfinished -= 1
             if not run._unfinished:
                 run._all_done()
@@ -494,7 +510,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             mark_task_failure(error, self._aiodag_ref)
             if run is not None:
                 assert record is not None
-                run._failed(record, error, root=True)
+                run._failed(record, error, root=True, body=_code_of(self._spec.fn))
                 self.add_done_callback(_mark_retrieved)  # the run reports it
             return
         # A failure passed on: an UpstreamError, or a body re-raising what it awaited.
@@ -502,7 +518,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         self.add_done_callback(_mark_retrieved)  # reported through its root
         if run is not None:
             assert record is not None
-            run._failed(record, error, root=False)
+            run._failed(record, error, root=False, body=_code_of(self._spec.fn))
             run._passed_on(root)
 
     def _unregister(self) -> None:
@@ -534,6 +550,15 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
 
     def _ended_unstarted(self, _: asyncio.Future[Any]) -> None:
         if self._phase != _ENDED:
+            if self._trouble:
+                # An upstream had failed, but this task was cancelled before its first
+                # step could pass the failure on.  The engine read that failure (so
+                # asyncio will not report it): make sure it is reported.
+                for fut in self._deps or ():
+                    if fut.done() and not fut.cancelled():
+                        exc = _exception(fut)
+                        if exc is not None and not is_handled(exc):
+                            log_failure(root_of(exc))
             self._end(CANCELLED, None, None)
 
     async def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
@@ -640,8 +665,6 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             raise
 
 
-_MAIN_CODE = TaskHandle._main.__code__
-
 # Module-level names: the hot path reads these faster than class attributes.
 PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
@@ -743,6 +766,27 @@ def _stop_waiting_for_foreign(fut: asyncio.Future[Any], handle: TaskHandle[Any])
         # The last one left: take the callback off a future that may live long.
         del _fan_outs[id(fut)]
         fut.remove_done_callback(fan_out)
+
+
+def _code_of(fn: Any) -> Any:
+    """The code object of a task's function (``None`` for a callable object)."""
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    return getattr(fn, "__code__", None)
+
+
+def _received(error: BaseException) -> None:
+    """A failure reached code that awaited a handle or read its result: note it on the
+    task body (or Run block) running that code; if it ends normally, it handled it."""
+    current = asyncio.current_task()
+    if isinstance(current, TaskHandle):
+        if current._received is None:
+            current._received = [error]
+        else:
+            current._received.append(error)
+        return
+    run = _current_run.get()
+    if run is not None and current is not None and run._owner is current:
+        run._received.append(error)
 
 
 def _mark_retrieved(fut: asyncio.Future[Any]) -> None:

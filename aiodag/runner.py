@@ -50,11 +50,13 @@ async def _then_wait(main: Coroutine[Any, Any, T]) -> T:
 
 
 async def wait_for_tasks() -> None:
-    """Wait until no aiodag task is left unfinished on the running loop."""
+    """Wait until no aiodag task is left unfinished on the running loop (but the one
+    calling, if it is a task: it cannot wait for itself)."""
     loop = asyncio.get_running_loop()
     while True:
         # (A loop that takes no attributes shares one set: keep to this loop's handles.)
-        pending = [h for h in alive_handles(loop) if h.get_loop() is loop]
+        current = asyncio.current_task()
+        pending = [h for h in alive_handles(loop) if h.get_loop() is loop and h is not current]
         if not pending:
             return
         # New tasks may be called while these run: look again once they are done.

@@ -21,9 +21,10 @@ import contextlib
 import enum
 import itertools
 import time
-import traceback
+import types
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
+from typing import Any
 
 from .analysis import WaitBreakdown, critical_path, status_counts
 from .blocking import LoopWatch, unwatch_loop, watch_loop
@@ -32,6 +33,7 @@ from .errors import (
     is_handled,
     is_task_failure,
     log_failure,
+    mark_handled,
     mark_passed_on,
 )
 from .events import (
@@ -207,18 +209,22 @@ class Run:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Run name must be a non-empty string, got {name!r}")
-        if block_threshold is not None and not (
-            isinstance(block_threshold, int | float) and 0 < block_threshold < float("inf")
+        if block_threshold is not None and (
+            isinstance(block_threshold, bool)
+            or not isinstance(block_threshold, int | float)
+            or not 0.001 <= block_threshold < float("inf")
         ):
             raise ValueError(
-                f"Run block_threshold must be a positive number of seconds or None, got "
-                f"{block_threshold!r}; e.g. 0.1 reports steps that hold the loop 100 ms"
+                f"Run block_threshold must be a number of seconds (0.001 or more) or None, "
+                f"got {block_threshold!r}; e.g. 0.1 reports steps that hold the loop 100 ms"
             )
         self.block_threshold = block_threshold
         self.loop_blocks: list[LoopBlocked] = []
         """Every step of the run's tasks that held the event loop for
         ``block_threshold`` seconds or more, in order (see :mod:`aiodag.blocking`)."""
         self._watch: LoopWatch | None = None
+        self._owner: asyncio.Task[Any] | None = None  # the task running the block
+        self._received: list[BaseException] = []  # failures the block received
         self.name = name
         self.id = next(_run_ids)
         self.raise_errors = raise_errors
@@ -323,6 +329,7 @@ class Run:
         self._slots = global_slots() + self._own_slots
         self.anchor = ClockAnchor.now()
         self._token = _current_run.set(self)
+        self._owner = asyncio.current_task()
         if self.block_threshold is not None:
             self._watch = watch_loop(self._loop, self.block_threshold)
         emit(self._slots, RunStarted(self, self.anchor.mono_ns, self.anchor.wall_ns))
@@ -337,6 +344,10 @@ class Run:
         body_error = exc if exc is not None and not cancelled else None
         # The block awaited a task and got its failure: the failure is the tasks', so
         # the other tasks run on and it surfaces (once) among the run's failures.
+        if exc is None:
+            for received in self._received:  # the block went on normally: handled
+                mark_handled(received)
+        self._received = []
         passed_on = body_error is not None and is_task_failure(body_error)
         if passed_on:
             assert body_error is not None
@@ -356,7 +367,8 @@ class Run:
                 self._cancel_unfinished()
         self._idle = None
         if self._watch is not None:
-            unwatch_loop(self._watch)
+            assert self.block_threshold is not None
+            unwatch_loop(self._watch, self.block_threshold)
             self._watch = None
         self._state = _State.FINISHED
         self._closed = True
@@ -406,7 +418,9 @@ class Run:
         return record
 
     def _loop_blocked(self, event: LoopBlocked) -> None:
-        self.loop_blocks.append(event)
+        threshold = self.block_threshold
+        if threshold is not None and event.duration_ns >= threshold * 1e9:
+            self.loop_blocks.append(event)
 
     def _discard(self, record: TaskRecord) -> None:
         """Forget a task whose creation did not complete (a sink raised)."""
@@ -419,16 +433,30 @@ class Run:
             return  # the run's own, or a plain future's error (not a task's failure)
         self._failures[id(root)] = root
         source = failure_source(root)
-        with contextlib.suppress(Exception):
-            root.add_note(f"aiodag: raised by task {source}, outside run {self.name!r}")
+        assert source is not None
+        what = source if source.startswith("<") else f"task {source}"
+        note = f"aiodag: raised by {what}, outside run {self.name!r}"
+        if note not in getattr(root, "__notes__", ()):
+            with contextlib.suppress(Exception):
+                root.add_note(note)
 
-    def _failed(self, record: TaskRecord, error: BaseException, *, root: bool) -> None:
+    def _failed(self, record: TaskRecord, error: BaseException, *, root: bool,
+                body: types.CodeType | None = None) -> None:
         record.error = error
         if root:
             self._failures[id(error)] = error
-        # The record keeps the error's traceback (its lines) but not the frames' local
-        # variables: a record keeps no argument values (#10).
-        traceback.clear_frames(error.__traceback__)
+        # The record keeps the error's traceback (its lines) but not the argument values
+        # in the body's frames (#10).  Only the body's own frames, which have ended: a
+        # traceback can also hold frames of code that is still running (an error raised
+        # elsewhere and passed along), and clearing a suspended frame closes its
+        # coroutine (3.11, 3.12).
+        if body is not None:
+            tb = error.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code is body:
+                    with contextlib.suppress(RuntimeError):  # still executing: leave it
+                        tb.tb_frame.clear()
+                tb = tb.tb_next
 
     def _all_done(self) -> None:
         if self._idle is not None and not self._idle.done():

@@ -87,13 +87,28 @@ def make_slots(sinks: Iterable[Sink]) -> tuple[SinkSlot, ...]:
 
 
 def emit(slots: tuple[SinkSlot, ...], event: Event) -> None:
-    """Call every enabled sink with ``event``; disable (and log) any that raises."""
+    """Call every enabled sink with ``event``; disable (and log) any that raises.
+
+    A sink that raises a BaseException that is not an Exception (SystemExit,
+    KeyboardInterrupt, CancelledError) means it: the other sinks still get the event
+    (a fail-fast sink listed first must not cost the trace its last event), then the
+    first such exception propagates.
+    """
+    stop: BaseException | None = None
     for slot in slots:
         if slot.enabled:
             try:
                 slot.sink(event)
             except Exception:
                 _disable(slot, event)
+            except BaseException as exc:
+                if stop is None:
+                    stop = exc
+    if stop is not None:
+        try:
+            raise stop
+        finally:
+            stop = None  # no reference cycle through this frame
 
 
 def _disable(slot: SinkSlot, event: Event) -> None:

@@ -521,3 +521,164 @@ def test_upstream_error_names_the_root() -> None:
 
     error = asyncio.run(main())
     assert error.root.startswith("fail#") and isinstance(error.__cause__, UpstreamError)
+
+
+# -- found in review: what a failure must never do ---------------------------------------
+
+async def test_recording_a_failure_never_touches_frames_of_code_still_running() -> None:
+    """A dispatcher that hands errors to requesters keeps serving (its frame is in the
+    error's traceback; clearing it closed the coroutine on 3.11 and 3.12)."""
+
+    async def dispatcher(queue: asyncio.Queue[tuple[asyncio.Future[str], str]]) -> None:
+        while True:
+            fut, job = await queue.get()
+            try:
+                if job == "bad":
+                    raise ValueError("bad job")
+                fut.set_result(job)
+            except ValueError as exc:
+                fut.set_exception(exc)
+
+    async def request(queue: asyncio.Queue[Any], job: str) -> str:
+        fut = asyncio.get_running_loop().create_future()
+        await queue.put((fut, job))
+        return await fut  # type: ignore[no-any-return]
+
+    @task
+    async def step(queue: asyncio.Queue[Any], job: str) -> str:
+        return await request(queue, job)
+
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    server = asyncio.create_task(dispatcher(queue))
+    async with Run(raise_errors=False) as run:
+        step(queue, "bad")
+    assert [str(e) for e in run.failures] == ["bad job"]
+    assert await asyncio.wait_for(request(queue, "good"), 2) == "good"
+    server.cancel()
+
+
+async def test_a_failed_plain_future_upstream_fails_the_run_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="aiodag")
+    fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    fut.set_exception(ConnectionError("db down"))
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run():
+            add(fut, 1)
+    assert [str(e) for e in group.value.exceptions] == ["db down"]
+    assert len([r for r in caplog.records if "db down" in str(r.exc_info)]) == 1
+
+
+async def test_only_a_task_body_that_ends_normally_handles_a_failure() -> None:
+    """asyncio's own reads (gather's callbacks), plain asyncio tasks, and bodies that end
+    cancelled do not handle a failure: the run fails."""
+    # gather: its callbacks read every failure, but no body received the second, and
+    # the first reached the block through gather's own future, not from the handle.
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run():
+            with contextlib.suppress(Boom):
+                await asyncio.gather(fail("first"), add(ok(1), 1), task(_fail_late)())
+            await asyncio.sleep(0.05)
+    assert sorted(str(e) for e in group.value.exceptions) == ["first", "late"]
+
+    # A plain asyncio task awaits the failure and dies of it.
+    async def publish(h: Any) -> None:
+        await h
+
+    with pytest.raises(ExceptionGroup):
+        async with Run():
+            plain = asyncio.create_task(publish(fail("to a plain task")))
+            await asyncio.sleep(0.02)
+    with pytest.raises(Boom):
+        plain.result()
+
+    # A retry loop that is cancelled after catching.
+    @task
+    async def retry_then_cancelled() -> None:
+        with contextlib.suppress(Boom):
+            await fail("caught")
+        await asyncio.sleep(10)
+
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run():
+            h = retry_then_cancelled()
+            await asyncio.sleep(0.02)
+            h.cancel()
+    assert [str(e) for e in group.value.exceptions] == ["caught"]
+
+
+async def _fail_late() -> None:
+    await asyncio.sleep(0.02)
+    raise Boom("late")
+
+
+def test_a_failure_whose_only_dependent_was_cancelled_before_starting_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+
+    async def main() -> None:
+        h = fail("lost")
+        await asyncio.sleep(0.01)
+        dependent = add(h, 1)
+        dependent.cancel()
+        await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    gc.collect()
+    assert len([r for r in caplog.records if "lost" in str(r.exc_info)]) == 1
+
+
+def test_every_sink_gets_the_event_before_a_sinks_base_exception_propagates() -> None:
+    """A fail-fast sink listed first does not cost the next sink (a trace) the event."""
+    result = run_script("""
+        import asyncio, sys
+        from aiodag import Run, task
+        from aiodag.events import TaskFinished
+
+        @task
+        async def fails():
+            raise ValueError("boom")
+
+        def fail_fast(event):
+            if isinstance(event, TaskFinished) and event.status == "failed":
+                sys.exit(1)
+
+        def recorder(event):
+            print(type(event).__name__, flush=True)
+
+        async def main():
+            async with Run(sinks=[fail_fast, recorder]):
+                fails()
+
+        asyncio.run(main())
+    """)
+    assert result.returncode == 1, result.stderr
+    assert "TaskFinished" in result.stdout.split()
+
+
+async def test_wait_for_tasks_called_from_a_task_does_not_wait_for_itself() -> None:
+    @task
+    async def waits_for_the_rest() -> str:
+        ok(1)
+        await aiodag.wait_for_tasks()
+        return "done"
+
+    assert await asyncio.wait_for(waits_for_the_rest(), 2) == "done"
+
+
+async def test_tasks_made_on_another_loop_do_not_join_this_loops_run() -> None:
+    """A plain function in a worker thread runs a loop of its own: its tasks are not the
+    run's (the run could neither wait for them nor cancel them)."""
+
+    def worker() -> int:
+        async def inner() -> int:
+            return await ok(2)
+
+        return asyncio.run(inner())
+
+    async with asyncio.timeout(5):
+        async with Run() as run:
+            assert await task(worker)() == 2
+    assert [r.name for r in run.tasks] == ["worker"]

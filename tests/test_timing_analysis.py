@@ -87,7 +87,41 @@ async def test_short_steps_are_not_reported_and_detection_can_be_off() -> None:
 
 
 def test_a_bad_threshold_is_refused_with_the_fix() -> None:
-    with pytest.raises(ValueError, match="block_threshold must be a positive number"):
+    with pytest.raises(ValueError, match="block_threshold must be a number of seconds"):
         Run(block_threshold=0)
     with pytest.raises(ValueError, match=r"e\.g\. 0\.1"):
         Run(block_threshold="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="or None"):
+        Run(block_threshold=True)
+
+
+async def test_a_block_that_ends_the_run_or_the_task_is_reported_before_its_end() -> None:
+    events: list[Event] = []
+    async with Run(sinks=[events.append], block_threshold=0.1) as run:
+        blocks_at_once(0.3)  # fire and forget: its block ends the run
+    assert len(run.loop_blocks) == 1
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("LoopBlocked") < kinds.index("TaskFinished")
+
+
+async def test_each_run_keeps_the_blocks_that_reach_its_own_threshold() -> None:
+    async with Run("outer", block_threshold=5.0) as outer, \
+            Run("inner", block_threshold=0.05) as inner:
+        blocks_at_once(0.3)
+        await asyncio.sleep(0.05)
+    assert len(inner.loop_blocks) == 1 and outer.loop_blocks == []
+    async with Run("strict", block_threshold=0.05), \
+            Run("lenient", block_threshold=1.0) as lenient:
+        blocks_at_once(0.3)
+        await asyncio.sleep(0.05)
+    assert lenient.loop_blocks == []
+
+
+async def test_many_short_steps_in_one_loop_pass_are_not_one_block() -> None:
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async with Run(block_threshold=0.1) as run:
+        for _ in range(10):
+            blocks_at_once(0.03, gate)  # ten 30 ms steps, all in the same loop pass
+        await asyncio.sleep(0.01)
+        gate.set_result(None)
+    assert run.loop_blocks == []
