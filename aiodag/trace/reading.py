@@ -387,19 +387,19 @@ def _documents(path: Path) -> Iterator[tuple[str, Document]]:
         raise TraceFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     with file:
         try:
-            read_one = False
+            yielded = False
             for number, line in enumerate(file, 1):
                 if not line.strip():
                     continue
                 where = f"line {number}"
                 try:
-                    document = _decode(line, path, where)
-                except _NotJson as exc:
-                    if not read_one:
-                        break  # not JSON lines: perhaps one pretty-printed document
-                    raise TraceFileError(f"{str(path)!r} {where} is not JSON ({exc})") from None
-                read_one = True
+                    document = _decode(line)
+                except _Undecodable as exc:
+                    if yielded or not exc.not_json:
+                        raise TraceFileError(f"{str(path)!r} {where}: {exc}") from None
+                    break  # not JSON lines: perhaps one pretty-printed document
                 yield where, document
+                yielded = True
             else:
                 return
             file.seek(0)
@@ -407,30 +407,33 @@ def _documents(path: Path) -> Iterator[tuple[str, Document]]:
         except OSError as exc:
             raise TraceFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        document = _decode(text, path, "the document")
-    except _NotJson as exc:
-        raise TraceFileError(
-            f"{str(path)!r} is not a trace file: not JSON ({exc}); aiodag render reads {FORMATS}"
-        ) from None
+        document = _decode(text)
+    except _Undecodable as exc:
+        raise TraceFileError(f"{str(path)!r}: {exc}") from None
     yield "the document", document
 
 
-class _NotJson(Exception):
-    """Text that does not parse as JSON at all."""
+class _Undecodable(Exception):
+    """A document that is not JSON (``not_json``), or JSON not shaped like a trace."""
+
+    def __init__(self, message: str, *, not_json: bool) -> None:
+        super().__init__(message)
+        self.not_json = not_json
 
 
-def _decode(data: bytes, path: Path, where: str) -> Document:
+def _decode(data: bytes) -> Document:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:  # JSON, but not of a trace's shape
         text = str(exc)
         if text.endswith("- at `$`") or text.startswith("Expected `object`, got"):
             text = _NOT_A_TRACE
-        raise TraceFileError(f"{str(path)!r} {where}: {text}") from None
+        raise _Undecodable(text, not_json=False) from None
     except msgspec.DecodeError as exc:
-        raise _NotJson(str(exc)) from None
+        raise _Undecodable(f"not JSON ({exc}); aiodag render reads {FORMATS}",
+                           not_json=True) from None
     except RecursionError:
-        raise TraceFileError(f"{str(path)!r} {where}: nested too deeply") from None
+        raise _Undecodable("JSON nested too deeply", not_json=False) from None
 
 
 def _spans_of(document: Document) -> Iterator[SpanRecord | None]:
