@@ -432,6 +432,9 @@ def _decode(data: bytes) -> Document:
     except msgspec.DecodeError as exc:
         raise _Undecodable(f"not JSON ({exc}); aiodag render reads {FORMATS}",
                            not_json=True) from None
+    except UnicodeDecodeError as exc:
+        raise _Undecodable(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                           not_json=True) from None
     except RecursionError:
         raise _Undecodable("JSON nested too deeply", not_json=False) from None
 
