@@ -426,7 +426,7 @@ def _decode(data: bytes) -> Document:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:  # JSON, but not of a trace's shape
         text = str(exc)
-        if text.endswith("- at `$`") or text.startswith("Expected `object`, got"):
+        if " - at `$" not in text:  # the document itself is not an object
             text = _NOT_A_TRACE
         raise _Undecodable(text, not_json=False) from None
     except msgspec.DecodeError as exc:
