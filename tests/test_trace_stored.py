@@ -224,6 +224,12 @@ def test_jaegers_download_results_with_several_traces(tmp_path: Path) -> None:
     runs = read_runs(download)
     assert [r.name for r in runs] == ["first", "second"]
     assert len(load_run(download, "first").tasks) == 6
+    # The other shapes the Jaeger UI's "Upload" takes: a bare list, one trace in "data",
+    # one bare trace.
+    for shape in (traces, {"data": traces[1]}, traces[1]):
+        other = tmp_path / "other.json"
+        other.write_text(json.dumps(shape))
+        assert [r.name for r in read_runs(other)][-1] == "second"
 
 
 def _span(sid: int, task_id: int | None, *, links: tuple[int, ...] = (), start: int = 0,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -374,7 +375,7 @@ _NOT_A_TRACE = (
 )
 
 
-def _documents(path: Path) -> Iterator[tuple[str, Document]]:
+def _documents(path: Path) -> Iterator[tuple[str, Document | list[JaegerTrace]]]:
     """``(where, document)`` for each JSON document: one per line, or the whole file.
 
     Line by line, so that a file of JSON lines is never in memory all at once.
@@ -413,6 +414,9 @@ def _documents(path: Path) -> Iterator[tuple[str, Document]]:
     yield "the document", document
 
 
+_IN_A_TOP_LIST = re.compile(r" - at `\$\[\d+\]`$")
+
+
 class _Undecodable(Exception):
     """A document that is not JSON (``not_json``), or JSON not shaped like a trace."""
 
@@ -421,13 +425,13 @@ class _Undecodable(Exception):
         self.not_json = not_json
 
 
-def _decode(data: bytes) -> Document:
+def _decode(data: bytes) -> Document | list[JaegerTrace]:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:  # JSON, but not of a trace's shape
         text = str(exc)
-        if " - at `$" not in text:  # the document itself is not an object
-            text = _NOT_A_TRACE
+        if " - at `" not in text or _IN_A_TOP_LIST.search(text):
+            text = _NOT_A_TRACE  # the document itself is of another shape
         raise _Undecodable(text, not_json=False) from None
     except msgspec.DecodeError as exc:
         raise _Undecodable(f"not JSON ({exc}); aiodag render reads {FORMATS}",
@@ -439,14 +443,17 @@ def _decode(data: bytes) -> Document:
         raise _Undecodable("JSON nested too deeply", not_json=False) from None
 
 
-def _spans_of(document: Document) -> Iterator[SpanRecord | None]:
+def _spans_of(document: Document | list[JaegerTrace]) -> Iterator[SpanRecord | None]:
     """The spans of one document, in whichever of the formats it is."""
+    if isinstance(document, list):
+        return _jaeger_spans(document)
     if document.resourceSpans is not None:
         return _otlp_spans(document.resourceSpans)
     if document.result is not None:  # Jaeger's /api/v3 answers wrap OTLP JSON
         return _otlp_spans(document.result.resourceSpans or [])
     if document.data is not None:
-        return _jaeger_spans(document.data)
+        data = document.data
+        return _jaeger_spans(data if isinstance(data, list) else [data])
     if document.spans is not None and document.traceID is not None:
         return _jaeger_spans([JaegerTrace(document.traceID, document.spans)])
     raise _Malformed(_NOT_A_TRACE)

@@ -12,9 +12,10 @@ are skipped without being built, and a declared field of the wrong JSON type is 
   "startTime", "duration", "tags", "logs"}], "processes"}]}``, times in microseconds,
   tags ``{"key", "type", "value"}``, references ``{"refType", "traceID", "spanID"}``.
 
-One struct, :class:`Document`, takes any of the document shapes: OTLP
+One struct, :class:`Document`, takes any of the object shapes: OTLP
 (``resourceSpans``), OTLP wrapped by Jaeger's ``/api/v3`` (``result``), Jaeger's
-``data`` list, or one bare Jaeger trace (``traceID`` and ``spans``).
+``data`` (a list of traces, or one), or one bare Jaeger trace (``traceID`` and
+``spans``); a bare list of Jaeger's traces is read too, as the Jaeger UI's upload does.
 """
 
 from __future__ import annotations
@@ -130,14 +131,17 @@ class JaegerTrace(_Struct):
 
 
 class Document(_Struct):
-    """Whichever of the shapes a document has; its unknown keys are ignored."""
+    """Whichever of the object shapes a document has; its unknown keys are ignored."""
 
     resourceSpans: list[ResourceSpans] | None = None
     result: OtlpTraces | None = None
-    data: list[JaegerTrace] | None = None
+    data: list[JaegerTrace] | JaegerTrace | None = None
     traceID: str | None = None
     spans: list[JaegerSpan] | None = None
 
 
-decoder: msgspec.json.Decoder[Document] = msgspec.json.Decoder(Document)
-"""Decodes one JSON document (bytes) into a :class:`Document`."""
+decoder: msgspec.json.Decoder[Document | list[JaegerTrace]] = msgspec.json.Decoder(
+    Document | list[JaegerTrace]
+)
+"""Decodes one JSON document (bytes): a :class:`Document`, or a bare list of Jaeger's
+traces (which the Jaeger UI's upload also reads)."""
