@@ -30,16 +30,16 @@ from aiodag.trace.stored import TraceFileError, read_runs
 DEEP = "\x00deep\x00"
 """Stands for 5,000 nested arrays, put into the text after json.dumps."""
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.sampled_from([2**64, 2**70, -1])
-    | st.floats() | st.text(max_size=8)
-    | st.sampled_from(["", "0", "7", "-5", "0x10", "1e3", "NaN", "Infinity", "ok", "failed",
-                       "exogenous", "data", "CHILD_OF", "FOLLOWS_FROM", "]", " ", DEEP]),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["stringValue", "intValue", "doubleValue", "boolValue",
-                                       "arrayValue", "values", "key", "value", "x"]),
-                      children, max_size=3),
-    max_leaves=6,
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | (
+    st.sampled_from([2**64, 2**70, -1, "", "0", "7", "-5", "0x10", "1e3", "NaN", "Infinity",
+                     "ok", "failed", "exogenous", "data", "CHILD_OF", "FOLLOWS_FROM", "]", " ",
+                     DEEP])
+)
+# Flat rather than recursive: cheaper to draw, and a mutation applied twice nests anyway.
+json_values = scalars | st.lists(scalars, max_size=3) | st.dictionaries(
+    st.sampled_from(["stringValue", "intValue", "doubleValue", "boolValue", "arrayValue",
+                     "values", "key", "value", "x"]),
+    scalars | st.lists(scalars, max_size=2), max_size=2,
 )
 
 
@@ -128,12 +128,9 @@ def _text(documents: Any, as_lines: bool, indent: int | None) -> str:
     which=st.sampled_from([0, 0, 1]),
     seed=st.integers(0, 2**32),
     values=st.lists(json_values, min_size=1, max_size=3),
-    cut=st.none() | st.integers(0, 4000),
-    insert=st.none() | st.binary(min_size=1, max_size=4),
 )
 def test_any_mutated_trace_reads_or_is_refused_in_one_error(
-    originals: list[str], scratch: Path, which: int, seed: int, values: list[Any],
-    cut: int | None, insert: bytes | None,
+    originals: list[str], scratch: Path, which: int, seed: int, values: list[Any]
 ) -> None:
     rng = random.Random(seed)
     documents = json.loads(originals[which])
@@ -147,11 +144,11 @@ def test_any_mutated_trace_reads_or_is_refused_in_one_error(
         documents = _mutate(documents, rng, value, span_ids)
     data = _text(documents, as_lines=which == 0 and rng.random() < 0.7,
                  indent=2 if rng.random() < 0.1 else None).encode()
-    if cut is not None and rng.random() < 0.3:
-        data = data[:cut]
-    if insert is not None and rng.random() < 0.2:
+    if rng.random() < 0.2:
+        data = data[:rng.randrange(len(data) + 1)]
+    if rng.random() < 0.2:
         where = rng.randrange(len(data) + 1)
-        data = data[:where] + insert + data[where:]
+        data = data[:where] + rng.randbytes(rng.randint(1, 4)) + data[where:]
     path = scratch
     path.write_bytes(data)
     with time_limit(2):
