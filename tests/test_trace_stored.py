@@ -113,6 +113,20 @@ def test_an_otlp_trace_reads_back_as_the_run(traced: tuple[Path, Run]) -> None:
     assert stored.makespan == pytest.approx(run.makespan)
 
 
+@pytest.mark.parametrize("shape", ["document", "list", "jaeger-v3"])
+def test_the_other_otlp_shapes_read_the_same(traced: tuple[Path, Run], tmp_path: Path,
+                                             shape: str) -> None:
+    """One (indented) document; a list of documents (Jaeger UI's upload reads that too);
+    Jaeger's /api/v3 answer {"result": …}."""
+    path, run = traced
+    documents = [json.loads(line) for line in path.read_text().splitlines()]
+    merged = {"resourceSpans": [rs for d in documents for rs in d["resourceSpans"]]}
+    content = {"document": merged, "list": documents, "jaeger-v3": {"result": merged}}[shape]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(content, indent=2))
+    same_dag(load_run(other), run)
+
+
 # -- Jaeger's JSON, built by the documented mapping --------------------------------------
 
 

@@ -20,6 +20,7 @@ raises :class:`TraceFileError` naming the line, the span and the attribute.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import math
 import re
@@ -375,7 +376,7 @@ _NOT_A_TRACE = (
 )
 
 
-def _documents(path: Path) -> Iterator[tuple[str, Document | list[JaegerTrace]]]:
+def _documents(path: Path) -> Iterator[tuple[str, Document | list[Document]]]:
     """``(where, document)`` for each JSON document: one per line, or the whole file.
 
     Line by line, so that a file of JSON lines is never in memory all at once.
@@ -425,7 +426,7 @@ class _Undecodable(Exception):
         self.not_json = not_json
 
 
-def _decode(data: bytes) -> Document | list[JaegerTrace]:
+def _decode(data: bytes) -> Document | list[Document]:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:  # JSON, but not of a trace's shape
@@ -443,10 +444,10 @@ def _decode(data: bytes) -> Document | list[JaegerTrace]:
         raise _Undecodable("JSON nested too deeply", not_json=False) from None
 
 
-def _spans_of(document: Document | list[JaegerTrace]) -> Iterator[SpanRecord | None]:
+def _spans_of(document: Document | list[Document]) -> Iterator[SpanRecord | None]:
     """The spans of one document, in whichever of the formats it is."""
-    if isinstance(document, list):
-        return _jaeger_spans(document)
+    if isinstance(document, list):  # OTLP documents, or Jaeger's traces
+        return itertools.chain.from_iterable(_spans_of(item) for item in document)
     if document.resourceSpans is not None:
         return _otlp_spans(document.resourceSpans)
     if document.result is not None:  # Jaeger's /api/v3 answers wrap OTLP JSON

@@ -15,7 +15,8 @@ are skipped without being built, and a declared field of the wrong JSON type is 
 One struct, :class:`Document`, takes any of the object shapes: OTLP
 (``resourceSpans``), OTLP wrapped by Jaeger's ``/api/v3`` (``result``), Jaeger's
 ``data`` (a list of traces, or one), or one bare Jaeger trace (``traceID`` and
-``spans``); a bare list of Jaeger's traces is read too, as the Jaeger UI's upload does.
+``spans``); and a list of such objects (OTLP documents or Jaeger's traces), as the
+Jaeger UI's upload reads too.
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ class Document(_Struct):
     spans: list[JaegerSpan] | None = None
 
 
-decoder: msgspec.json.Decoder[Document | list[JaegerTrace]] = msgspec.json.Decoder(
-    Document | list[JaegerTrace]
+decoder: msgspec.json.Decoder[Document | list[Document]] = msgspec.json.Decoder(
+    Document | list[Document]
 )
-"""Decodes one JSON document (bytes): a :class:`Document`, or a bare list of Jaeger's
-traces (which the Jaeger UI's upload also reads)."""
+"""Decodes one JSON document (bytes): a :class:`Document`, or a list of them (of OTLP
+documents, or of Jaeger's traces), as the Jaeger UI's upload also reads."""
