@@ -431,3 +431,15 @@ def test_a_file_that_is_not_a_trace_says_what_is_read(
     assert message in str(caught.value)
     if "neither" in message or "not JSON" in message:
         assert "Jaeger UI's \"Trace JSON\"" in str(caught.value)
+
+
+def test_a_span_without_a_status_attribute_is_a_task_that_ended(tmp_path: Path) -> None:
+    """Spans are written when they end: no aiodag.task.status reads as ok, or as failed
+    when the span's own status is ERROR (with its description as the message)."""
+    spans = copy.deepcopy(GOOD)
+    for span in spans[1:]:
+        span["attributes"] = [a for a in span["attributes"] if a["key"] != attr.TASK_STATUS]
+    spans[2]["status"] = {"code": 2, "message": "Boom: it broke"}
+    run = load_run(otlp_file(tmp_path / "t.jsonl", spans))
+    assert [t.status for t in run.tasks] == [TaskStatus.OK, TaskStatus.FAILED]
+    assert run.task(3).error_message == "Boom: it broke"

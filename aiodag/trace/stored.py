@@ -48,7 +48,9 @@ class StoredTask:
 
     Times are seconds since the run began.  There is no exception object, only its
     type name and message (``error_type``, ``error_message``).  ``caller_id`` is the id
-    of the task whose body called this one, when the trace records it.
+    of the task whose body called this one, when the trace records it.  A span written
+    without ``aiodag.task.status`` is of a task that ended (spans are written when they
+    end): ``ok``, or ``failed`` if the span's status is ERROR.
     """
 
     id: int
