@@ -1,7 +1,7 @@
 """Reading stored traces back: ``aiodag render`` on traces of 100,000 and 1,000,000 tasks.
 
-The traces are real: the engine runs the layered DAG of bench_engine.py (layers of
-100, two upstreams per task, four task names) under :class:`aiodag.trace.OpenTelemetrySink`,
+The traces are real: the engine runs the layered DAG of bench_viz.py (layers of 100,
+two upstreams per task, four task names) under :class:`aiodag.trace.OpenTelemetrySink`,
 and the OpenTelemetry SDK's batch processor writes it with the official OTLP JSON file
 exporter, as ``configure(file=...)`` does (with a queue large enough that no span is
 dropped).  The 1,000,000-task trace is that 100,000-task trace ten times over in one run
@@ -22,7 +22,6 @@ before it read the parsed JSON directly.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -31,49 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_engine import WIDTH, upstreams_of
-
-import aiodag
-from aiodag import Run, task
+from bench_viz import layered_run
 
 CACHE = Path(tempfile.gettempdir()) / "aiodag-bench-render"
 COPY_SHIFT = 56
 """Copy ``k`` of the 100,000-task trace xors its span ids with ``k << COPY_SHIFT``."""
-
-
-@task
-async def extract() -> int:
-    return 1
-
-
-@task
-async def transform(a: int, b: int) -> int:
-    return a + b
-
-
-@task
-async def merge(a: int, b: int) -> int:
-    return a + b
-
-
-@task
-async def check(a: int, b: int) -> int:
-    return a + b
-
-
-_LAYER_TASKS = (transform, merge, check)
-
-
-async def _layered(n: int, sink: object) -> None:
-    async with Run("layered", sinks=[sink]):  # type: ignore[list-item]
-        handles: list[aiodag.TaskHandle[int]] = []
-        for i in range(n):
-            if i < WIDTH:
-                handles.append(extract())
-            else:
-                a, b = upstreams_of(i, WIDTH)
-                fn = _LAYER_TASKS[(i // WIDTH) % len(_LAYER_TASKS)]
-                handles.append(fn(handles[a], handles[b]))
 
 
 def traced_run(n: int, path: Path) -> None:
@@ -88,7 +49,7 @@ def traced_run(n: int, path: Path) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
     provider.add_span_processor(BatchSpanProcessor(FileSpanExporter(path),
                                                    max_queue_size=n + 10))
-    asyncio.run(_layered(n, OpenTelemetrySink(provider)))
+    layered_run(n, [OpenTelemetrySink(provider)])
     provider.shutdown()
 
 
