@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from test_cli import PIPELINES, aiodag, svg_edges, svg_nodes
-from test_trace_stored import GOOD, _span, otlp_file, otlp_spans, to_jaeger
+from test_trace_stored import CYCLES, GOOD, cycle_file, otlp_file, otlp_spans, to_jaeger
 
 from aiodag.trace import attributes as attr
 
@@ -48,15 +48,9 @@ def test_a_file_that_is_no_trace_gets_the_formats_read(tmp_path: Path) -> None:
         assert named in line
 
 
-@pytest.mark.parametrize("links", [{2: (2,)}, {2: (3,), 3: (2,)}],
-                         ids=["self-link", "two-cycle"])
-def test_render_reports_a_cycle_instead_of_hanging(
-    tmp_path: Path, links: dict[int, tuple[int, ...]]
-) -> None:
-    spans = [_span(1, None, end=5)] + [
-        _span(sid, sid, links=links.get(sid, ()), start=1, end=1) for sid in (2, 3)
-    ]
-    path = otlp_file(tmp_path / "cycle.jsonl", spans)
+@pytest.mark.parametrize("cycle", CYCLES)
+def test_render_reports_a_cycle_instead_of_hanging(tmp_path: Path, cycle: str) -> None:
+    path = cycle_file(tmp_path / "cycle.jsonl", CYCLES[cycle])
     line = one_error_line(aiodag("render", path, "-o", tmp_path / "x.dot"))
     assert "form a cycle" in line
 

@@ -329,21 +329,22 @@ def test_critical_path_stops_at_a_cycle() -> None:
         assert sorted(r.id for r in critical_path(pair)) == [1, 2]
 
 
-@pytest.mark.parametrize(
-    "links",
-    [
-        {2: (2,)},  # a span linking to itself
-        {2: (3,), 3: (2,)},  # two spans linking to each other, times tied
-    ],
-    ids=["self-link", "two-cycle"],
-)
-def test_a_dependency_cycle_is_reported_not_looped_on(
-    tmp_path: Path, links: dict[int, tuple[int, ...]]
-) -> None:
-    spans = [_span(1, None, end=5)] + [
+CYCLES = {
+    "self-link": {2: (2,)},  # a span linking to itself
+    "two-cycle": {2: (3,), 3: (2,)},  # two spans linking to each other, times tied
+}
+
+
+def cycle_file(path: Path, links: dict[int, tuple[int, ...]]) -> Path:
+    """A run span and task spans 2 and 3, all at one moment, linked as ``links`` says."""
+    return otlp_file(path, [_span(1, None, end=5)] + [
         _span(sid, sid, links=links.get(sid, ()), start=1, end=1) for sid in (2, 3)
-    ]
-    path = otlp_file(tmp_path / "cycle.jsonl", spans)
+    ])
+
+
+@pytest.mark.parametrize("cycle", CYCLES)
+def test_a_dependency_cycle_is_reported_not_looped_on(tmp_path: Path, cycle: str) -> None:
+    path = cycle_file(tmp_path / "cycle.jsonl", CYCLES[cycle])
     with time_limit(10), pytest.raises(TraceFileError, match="form a cycle: t2"):
         run = load_run(path)
         aiodag.viz.to_graphviz(run)  # the old reader got here, and looped for ever
