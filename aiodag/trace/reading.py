@@ -24,10 +24,10 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
@@ -266,19 +266,16 @@ def _otlp_spans(resources: list[ResourceSpans]) -> Iterator[SpanRecord | None]:
     for resource in resources:
         for scope in resource.scopeSpans or ():
             for span in scope.spans or ():
-                yield _named(_otlp_span, span, span.name, span.spanId)
+                try:
+                    record = _otlp_span(span)
+                except _Malformed as exc:
+                    raise _named(exc, span.name, span.spanId) from None
+                yield record
 
 
-_S = TypeVar("_S", OtlpSpan, JaegerSpan)
-
-
-def _named(read: Callable[[_S], SpanRecord | None], span: _S, name: str,
-           sid: str) -> SpanRecord | None:
-    """``read(span)``; its error names the span."""
-    try:
-        return read(span)
-    except _Malformed as exc:
-        raise _Malformed(f"span {name!r} (id {sid!r}): {exc}") from None
+def _named(error: _Malformed, name: str, sid: str) -> _Malformed:
+    """``error``, saying which span it is about."""
+    return _Malformed(f"span {name!r} (id {sid!r}): {error}")
 
 
 # -- Jaeger's JSON -------------------------------------------------------------------------
@@ -365,7 +362,11 @@ def _jaeger_span(span: JaegerSpan) -> SpanRecord | None:
 def _jaeger_spans(traces: list[JaegerTrace]) -> Iterator[SpanRecord | None]:
     for trace in traces:
         for span in trace.spans or ():
-            yield _named(_jaeger_span, span, span.operationName, span.spanID)
+            try:
+                record = _jaeger_span(span)
+            except _Malformed as exc:
+                raise _named(exc, span.operationName, span.spanID) from None
+            yield record
 
 
 # -- files ---------------------------------------------------------------------------------

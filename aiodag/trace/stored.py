@@ -157,6 +157,7 @@ def _runs(path: Path) -> list[StoredRun]:
 
 
 _BY_ID = attrgetter("id")
+_STATUSES = {status.value: status for status in TaskStatus}
 
 
 def _task(span: SpanRecord, task_ids: dict[int, int | None], run_start: int) -> StoredTask:
@@ -165,11 +166,8 @@ def _task(span: SpanRecord, task_ids: dict[int, int | None], run_start: int) -> 
     status_text = span.status
     if status_text is None:  # spans are written when they end: the task ended
         status = TaskStatus.FAILED if span.failed else TaskStatus.OK
-    else:
-        try:
-            status = TaskStatus(status_text)
-        except ValueError:
-            status = TaskStatus.FAILED
+    else:  # a status aiodag does not write is some kind of failure
+        status = _STATUSES.get(status_text, TaskStatus.FAILED)
     exogenous = span.exogenous
     deps: list[tuple[int, str]] = []
     for link_sid, kind in span.links:
