@@ -61,10 +61,10 @@ class SpanRecord:
                  "label", "links", "makespan", "name", "parent", "ran", "run_name", "sid",
                  "start", "status", "task_id", "trace")
 
-    sid: int
-    """The span id, as a number."""
+    sid: str
+    """The span id (hex)."""
     trace: str
-    parent: int | None
+    parent: str | None
     name: str
     start: int
     """Nanoseconds since the epoch."""
@@ -77,7 +77,7 @@ class SpanRecord:
     """The task's body ran (the span has ``aiodag.task.wait_s``)."""
     run_name: str | None
     makespan: float | None
-    links: list[tuple[int, str | None]]
+    links: list[tuple[str, str | None]]
     """``(span id, aiodag.dependency.kind or None)`` per link."""
     exogenous: frozenset[int] | None
     caller_id: int | None
@@ -117,20 +117,14 @@ def _text(value: Any, what: str) -> str:
     raise _Malformed(f"{what} must be a string, got {_show(value)}")
 
 
-def _span_id(value: Any, what: str) -> int:
-    if type(value) is str and value:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise _Malformed(f"{what} must be a hex string, got {_show(value)}")
+def _span_id(value: str, what: str) -> str:
+    if value:
+        return value
+    raise _Malformed(f"{what} is empty")
 
 
-def _uint64(value: Any, what: str) -> int:
-    """A fixed64 of the JSON mappings: a number, or a string of digits."""
-    if type(value) is str and value.isascii() and value.isdigit():
-        value = int(value)
-    if type(value) is int and 0 <= value < _MAX_UINT64:
+def _uint64(value: int | None, what: str) -> int:
+    if value is not None and value < _MAX_UINT64:
         return value
     raise _Malformed(f"{what} must be an unsigned 64-bit integer, got {_show(value)}")
 
@@ -147,8 +141,8 @@ def _int_of(value: Any) -> int | None:
     return None
 
 
-def _record(sid: int, trace: str, parent: int | None, name: Any, start: int, end: int,
-            found: dict[str, Any], links: list[tuple[int, str | None]], failed: bool,
+def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end: int,
+            found: dict[str, Any], links: list[tuple[str, str | None]], failed: bool,
             error: tuple[Any, Any], status_message: Any) -> SpanRecord:
     """One checked record; ``found`` holds the wanted attributes, decoded."""
     span = SpanRecord()
@@ -196,20 +190,15 @@ def _otlp_decode(key: str, value: AnyValue | None) -> Any:
             if value.stringValue is not None:
                 return value.stringValue
         elif kind == _INT:
-            number = _int_of(value.intValue)
-            if number is not None:
-                return number
+            if value.intValue is not None:
+                return value.intValue
         elif kind == _DOUBLE:
-            item = value.doubleValue
-            if type(item) is float:
-                return item
-            if item in ("NaN", "Infinity", "-Infinity"):
-                return float(item)
-            number = _int_of(value.intValue)
-            if number is not None:
-                return float(number)
+            if value.doubleValue is not None:
+                return value.doubleValue
+            if value.intValue is not None:
+                return float(value.intValue)
         elif value.arrayValue is not None:
-            numbers = [_int_of(v.intValue) for v in value.arrayValue.values or ()]
+            numbers = [v.intValue for v in value.arrayValue.values or ()]
             if None not in numbers:
                 return numbers
     raise _Malformed(f"{key} must be {_EXPECTED[kind]}, got {_show_value(value)}")
@@ -233,7 +222,7 @@ def _otlp_span(span: OtlpSpan) -> SpanRecord | None:
         return None  # not aiodag's: an instrumented library's span, say
     for key, value in found.items():
         found[key] = _otlp_decode(key, value)
-    links: list[tuple[int, str | None]] = []
+    links: list[tuple[str, str | None]] = []
     for link in span.links or ():
         kind = None
         for kv in link.attributes or ():
@@ -328,7 +317,7 @@ def _jaeger_span(span: JaegerSpan) -> SpanRecord | None:
     start_us = _uint64(span.startTime, "startTime")
     duration_us = _uint64(span.duration, "duration")
     parent = _span_id(span.parentSpanID, "parentSpanID") if span.parentSpanID else None
-    links: list[tuple[int, str | None]] = []
+    links: list[tuple[str, str | None]] = []
     for ref in span.references or ():
         ref_id = _span_id(ref.spanID, "a reference's spanID")
         if ref.refType == "CHILD_OF":
@@ -477,10 +466,10 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_spans(path: Path) -> tuple[dict[int, SpanRecord], int]:
+def read_spans(path: Path) -> tuple[dict[str, SpanRecord], int]:
     """Every aiodag span in the file by span id (a span written twice counts once), and
     how many spans the file holds in all."""
-    spans: dict[int, SpanRecord] = {}
+    spans: dict[str, SpanRecord] = {}
     total = 0
     with collector_paused():
         for where, document in _documents(path):

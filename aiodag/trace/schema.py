@@ -6,7 +6,8 @@ are skipped without being built, and a declared field of the wrong JSON type is 
 ``null`` is accepted wherever the formats' writers may leave a field empty.
 
 * OTLP JSON: the protobuf JSON mapping of ``opentelemetry.proto.trace.v1.TracesData``
-  (lowerCamelCase names, hex ids, 64-bit integers as strings or numbers).
+  (lowerCamelCase names, hex ids, 64-bit integers as strings or numbers, which the
+  decoder turns into numbers: it runs with ``strict=False``).
 * Jaeger's JSON (``model/json`` in Jaeger, what its UI and ``/api/traces`` serve):
   ``{"data": [{"traceID", "spans": [{"spanID", "operationName", "references",
   "startTime", "duration", "tags", "logs"}], "processes"}]}``, times in microseconds,
@@ -21,7 +22,7 @@ Jaeger UI's upload reads too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -35,10 +36,15 @@ class _Struct(msgspec.Struct, gc=False):
 # -- OTLP JSON -----------------------------------------------------------------------------
 
 
+# Decoded with strict=False: 64-bit integers come as strings of digits in OTLP JSON, and
+# doubles may be "NaN", "Infinity" or "-Infinity".
+_Unsigned = Annotated[int, msgspec.Meta(ge=0)]
+
+
 class AnyValue(_Struct):
     stringValue: str | None = None
-    intValue: int | str | None = None
-    doubleValue: float | str | None = None
+    intValue: int | None = None
+    doubleValue: float | None = None
     boolValue: bool | None = None
     arrayValue: ArrayValue | None = None
 
@@ -72,8 +78,8 @@ class OtlpSpan(_Struct):
     spanId: str = ""
     parentSpanId: str | None = None
     name: str = ""
-    startTimeUnixNano: int | str | None = None
-    endTimeUnixNano: int | str | None = None
+    startTimeUnixNano: _Unsigned | None = None
+    endTimeUnixNano: _Unsigned | None = None
     attributes: list[KeyValue] | None = None
     links: list[OtlpLink] | None = None
     events: list[OtlpEvent] | None = None
@@ -117,8 +123,8 @@ class JaegerSpan(_Struct):
     parentSpanID: str | None = None  # deprecated: the CHILD_OF reference is the parent
     operationName: str = ""
     references: list[JaegerReference] | None = None
-    startTime: int | None = None
-    duration: int | None = None
+    startTime: _Unsigned | None = None
+    duration: _Unsigned | None = None
     tags: list[JaegerKeyValue] | None = None
     logs: list[JaegerLog] | None = None
 
@@ -142,7 +148,7 @@ class Document(_Struct):
 
 
 decoder: msgspec.json.Decoder[Document | list[Document]] = msgspec.json.Decoder(
-    Document | list[Document]
+    Document | list[Document], strict=False
 )
 """Decodes one JSON document (bytes): a :class:`Document`, or a list of them (of OTLP
 documents, or of Jaeger's traces), as the Jaeger UI's upload also reads."""

@@ -125,10 +125,11 @@ def _runs(path: Path) -> list[StoredRun]:
     task_ids = {span.sid: span.task_id for span in task_spans}
     run_spans = {sid: span for sid, span in spans.items() if span.task_id is None}
     # Task spans, grouped by their run's span (or, outside runs, by trace).
-    groups: dict[int | str, list[SpanRecord]] = {}
+    groups: dict[tuple[str, str], list[SpanRecord]] = {}
     for span in task_spans:
         parent = span.parent
-        key: int | str = parent if parent is not None and parent in run_spans else span.trace
+        key = ("run", parent) if parent is not None and parent in run_spans else ("trace",
+                                                                                span.trace)
         members = groups.get(key)
         if members is None:
             members = groups[key] = []
@@ -136,14 +137,14 @@ def _runs(path: Path) -> list[StoredRun]:
 
     runs: list[tuple[int, StoredRun]] = []
     for key, members in groups.items():
-        run_span = run_spans.get(key) if isinstance(key, int) else None
+        run_span = run_spans.get(key[1]) if key[0] == "run" else None
         if run_span is not None:
             start = run_span.start
             name = run_span.run_name if run_span.run_name is not None else run_span.name
         else:
             # A run still going (its span not yet written), or tasks outside any run.
             start = min(span.start for span in members)
-            name = members[0].run_name or f"tasks of trace {str(key)[:8]}"
+            name = members[0].run_name or f"tasks of trace {key[1][:8]}"
         tasks = [_task(span, task_ids, start) for span in members]
         tasks.sort(key=_BY_ID)
         _check_ids(tasks, name, path)
@@ -160,7 +161,7 @@ _BY_ID = attrgetter("id")
 _STATUSES = {status.value: status for status in TaskStatus}
 
 
-def _task(span: SpanRecord, task_ids: dict[int, int | None], run_start: int) -> StoredTask:
+def _task(span: SpanRecord, task_ids: dict[str, int | None], run_start: int) -> StoredTask:
     task_id = span.task_id
     assert task_id is not None
     status_text = span.status
