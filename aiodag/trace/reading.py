@@ -11,10 +11,13 @@ Two formats (:data:`FORMATS`):
   ``CHILD_OF`` reference and the links are ``FOLLOWS_FROM`` references, without their
   attributes (Jaeger's model has none).
 
-The reader works on the parsed JSON, one line at a time, and keeps of each span only
-what rebuilding a run needs (a :class:`SpanRecord`); other spans are skipped after a
-look at their attributes.  It checks every value it keeps: a value of the wrong type
-raises :class:`TraceFileError` naming the line, the span and the attribute.
+msgspec decodes each line (or the whole file, when it is one indented document) straight
+into the structs of :mod:`aiodag.trace.schema`, which hold only the fields used and check
+their JSON types.  Of each span the reader then keeps only what rebuilding a run needs (a
+:class:`SpanRecord`); spans that are not aiodag's are dropped after a look at their
+attributes.  It checks every value it keeps: a value of the wrong type raises
+:class:`TraceFileError` naming the line, the span and the attribute (or msgspec's path to
+the value).
 """
 
 from __future__ import annotations
