@@ -104,3 +104,18 @@ def test_run_names_and_errors_graphviz_rejected(tmp_path: Path) -> None:
         rendered = aiodag("render", out / "trace.jsonl", "-o", out / "again.svg", *options)
         assert rendered.returncode == 0, rendered.stderr
         assert len(svg_nodes(out / "again.svg")) == len(nodes)
+
+
+@pytest.mark.dot
+def test_a_dot_that_fails_is_reported_not_raised(tmp_path: Path) -> None:
+    """A broken Graphviz installation (no layout plugins): an error line, not a traceback."""
+    assert aiodag("demo", "--out", tmp_path, "--speed", "0.01").returncode == 0
+    plugins = tmp_path / "no-plugins"
+    plugins.mkdir()
+    result = aiodag("render", tmp_path / "trace.jsonl", "-o", tmp_path / "x.svg",
+                    env={"GVBINDIR": str(plugins)})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "aiodag: error: Graphviz's dot could not draw run 'etl': "
+    )
