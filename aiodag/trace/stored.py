@@ -47,7 +47,7 @@ class StoredTask:
     """One task as recorded in a trace (the fields of :class:`aiodag.TaskRecord`).
 
     Times are seconds since the run began.  There is no exception object, only its
-    type name and message (``error_type``, ``error_message``).  ``caller_id`` is the id
+    class name and message (``error_type``, ``error_message``).  ``caller_id`` is the id
     of the task whose body called this one, when the trace records it.  A span written
     without ``aiodag.task.status`` is of a task that ended (spans are written when they
     end): ``ok``, or ``failed`` if the span's status is ERROR.
@@ -182,7 +182,10 @@ def _task(span: SpanRecord, task_ids: dict[str, int | None], run_start: int) -> 
         deps.append((upstream, kind))
     error_type = error_message = None
     if status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):
-        error_type, error_message = span.error_type, span.error_message or None
+        error_message = span.error_message or None
+        if span.error_type is not None:
+            # The SDK records "module.QualName"; a live run shows the class's own name.
+            error_type = span.error_type.rpartition(".")[2] or span.error_type
     return StoredTask(
         id=task_id,
         name=span.name,
