@@ -46,6 +46,7 @@ def critical_path(records: Mapping[Any, R]) -> list[R]:
         return []
     current = max(done, key=_finish_time)
     path = [current]
+    on_path = {id(current)}  # records from elsewhere (a stored trace) may have cycles
     while True:
         limit = current.started if current.started is not None else current.finished
         assert limit is not None
@@ -59,6 +60,9 @@ def critical_path(records: Mapping[Any, R]) -> list[R]:
         if not upstreams:
             break
         current = max(upstreams, key=_finish_time)
+        if id(current) in on_path:
+            break  # a dependency cycle: the path ends where it would repeat
+        on_path.add(id(current))
         path.append(current)
     path.reverse()
     return path

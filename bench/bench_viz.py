@@ -23,7 +23,7 @@ import functools
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import graphviz
@@ -31,6 +31,7 @@ from bench_engine import WIDTH, upstreams_of
 
 import aiodag
 from aiodag import Run, task, viz
+from aiodag.typing import Sink
 
 
 @task
@@ -56,8 +57,8 @@ async def check(a: int, b: int) -> int:
 _LAYER_TASKS = (transform, merge, check)
 
 
-async def _layered_run(n: int) -> Run:
-    async with Run("layered") as run:
+async def _layered_run(n: int, sinks: Sequence[Sink]) -> Run:
+    async with Run("layered", sinks=sinks) as run:
         handles: list[aiodag.TaskHandle[int]] = []
         for i in range(n):
             if i < WIDTH:
@@ -69,9 +70,9 @@ async def _layered_run(n: int) -> Run:
     return run
 
 
-def layered_run(n: int) -> Run:
-    """A finished run of ``n`` tasks, built and run by the engine."""
-    return asyncio.run(_layered_run(n))
+def layered_run(n: int, sinks: Sequence[Sink] = ()) -> Run:
+    """A finished run of ``n`` tasks, built and run by the engine (with ``sinks``)."""
+    return asyncio.run(_layered_run(n, sinks))
 
 
 def plain_graph(n: int) -> graphviz.Digraph:

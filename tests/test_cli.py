@@ -171,7 +171,7 @@ def test_render_chooses_a_run_by_name(tmp_path: Path) -> None:
         (["run", "good.py:nothing"], "no function 'nothing' (async functions there: main, other)"),
         (["run", "failing.py:not_async"], "is not an async function"),
         (["render", "missing.jsonl"], "no such file: 'missing.jsonl'"),
-        (["render", "good.py"], "is not an OTLP JSON trace file"),
+        (["render", "good.py"], "it is neither OTLP JSON (no 'resourceSpans') nor Jaeger's JSON"),
         (["render", "empty.jsonl"], "none of an aiodag task"),
         (["demo", "--speed", "0"], "must be greater than 0"),
         (["demo", "--aggregate-above", "-1"], "max_nodes must be an integer >= 0"),

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from subprocess import CalledProcessError
 from typing import Any, NoReturn
 
 from ..demo import etl_pipeline
@@ -171,6 +172,10 @@ def _render(args: argparse.Namespace) -> int:
             path = render(run, output, **_drawing_options(args))
     except (TraceFileError, GraphvizNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    except CalledProcessError as exc:  # dot refused the drawing: a bug of ours, still one line
+        reason = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise UsageError(f"Graphviz's dot could not draw run {run.name!r}: "
+                         f"{reason[0] if reason else exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
     print(f"rendered run {run.name!r} ({len(run.tasks)} tasks) to {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..events import TaskStatus
-from ..viz.model import RunLike, compute_slack, error_info
+from ..viz.model import RunLike, compute_slack, error_info, exception_message
 
 __all__ = ["failure_report", "summary"]
 
@@ -44,5 +44,6 @@ def failure_report(run: RunLike, failures: Sequence[BaseException] = ()) -> str:
         error = f"{info.type}: {info.message}" if info else "unknown error"
         lines.append(f"  {t.label}: {error}")
     for exc in failures:
-        lines.append(f"  the pipeline function itself raised {type(exc).__name__}: {exc}")
+        lines.append(f"  the pipeline function itself raised {type(exc).__name__}: "
+                     f"{exception_message(exc)}")
     return "\n".join(lines)

@@ -34,6 +34,8 @@ __all__ = [
     "RUN_TASKS",
     "RUN_TASK_COUNTS",
     "TASK_ARGS",
+    "TASK_CALLER_ID",
+    "TASK_EXOGENOUS_UPSTREAM_IDS",
     "TASK_FAILED_UPSTREAM",
     "TASK_ID",
     "TASK_KWARGS",
@@ -58,6 +60,10 @@ TASK_ARGS = "aiodag.task.args"
 """With ``capture_args=True``: shortened ``repr``s of the positional arguments."""
 TASK_KWARGS = "aiodag.task.kwargs"
 """With ``capture_args=True``: ``name=repr`` of the keyword arguments, shortened."""
+TASK_EXOGENOUS_UPSTREAM_IDS = "aiodag.task.exogenous_upstream_ids"
+"""The ids of the task's exogenous upstreams (int array): Jaeger drops link attributes."""
+TASK_CALLER_ID = "aiodag.task.caller_id"
+"""The id of the task whose body called this task (int); absent if plain code called it."""
 
 # -- links -----------------------------------------------------------------------------
 

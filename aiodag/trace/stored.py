@@ -1,42 +1,45 @@
 """Runs rebuilt from stored traces: the DAG is in the spans and their links.
 
 :class:`OpenTelemetrySink` writes one span per task — status, label and id as
-attributes, one link per dependency — so a trace stored as OTLP JSON (the file
-:func:`~aiodag.trace.configure` writes, or OTLP JSON exported from Jaeger) holds the
-whole DAG.  :func:`read_runs` reads every run in such a file; each :class:`StoredRun`
-has the shape :func:`aiodag.viz.to_graphviz` draws, so a stored run renders exactly as
-a live one::
+attributes, one link per dependency — so a stored trace holds the whole DAG.
+:func:`read_runs` reads every run in a trace file; each :class:`StoredRun` has the
+shape :func:`aiodag.viz.to_graphviz` draws, so a stored run renders exactly as a live
+one::
 
     run = load_run("trace.jsonl")          # the last run in the file
     aiodag.viz.render(run, "pipeline.svg")
 
-The file is decoded with the official OTLP JSON codec (``opentelemetry-proto-json``);
-only the mapping from spans to tasks is ours.
+Formats read (:data:`FORMATS`): OTLP JSON — the lines ``configure(file=...)`` writes,
+or one document, also wrapped in ``{"result": …}`` as Jaeger's ``/api/v3`` answers —
+and Jaeger's own JSON — the UI's "Trace JSON" (``/api/traces/{id}``) and search
+"Download Results" files, ``{"data": [{"traceID", "spans", "processes"}]}`` — where
+tags are the attributes, ``FOLLOWS_FROM`` references the links (the dependencies) and
+``CHILD_OF`` the parent.  Jaeger drops link attributes, so there a dependency's kind
+comes from the task span's :data:`~aiodag.trace.attributes.TASK_EXOGENOUS_UPSTREAM_IDS`.
+
+The reader works on the parsed JSON directly, one line at a time, and keeps only what
+a drawing needs: a trace of 100,000 tasks renders in a few seconds.  Anything it
+cannot read — bad JSON, a value of the wrong type, a dependency cycle — raises
+:class:`TraceFileError`, whose message names the place and the problem.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
-
-from opentelemetry.proto_json.common.v1.common import AnyValue, KeyValue
-from opentelemetry.proto_json.trace.v1.trace import Span, TracesData
 
 from ..analysis import critical_path, status_counts
 from ..events import TaskStatus
 from . import attributes as attr
+from .reading import FORMATS, SpanRecord, TraceFileError, collector_paused, read_spans
 
-__all__ = ["StoredRun", "StoredTask", "TraceFileError", "load_run", "read_runs"]
+__all__ = ["FORMATS", "StoredRun", "StoredTask", "TraceFileError", "load_run", "read_runs"]
 
-_RAN = attr.TASK_WAIT_S  # present exactly on the spans of tasks whose body ran
-
-
-class TraceFileError(ValueError):
-    """A file that cannot be read as a trace of aiodag runs."""
+_DATA = "data"
+_EXOGENOUS = "exogenous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,10 @@ class StoredTask:
     """One task as recorded in a trace (the fields of :class:`aiodag.TaskRecord`).
 
     Times are seconds since the run began.  There is no exception object, only its
-    type name and message (``error_type``, ``error_message``).
+    class name and message (``error_type``, ``error_message``).  ``caller_id`` is the id
+    of the task whose body called this one, when the trace records it.  A span written
+    without ``aiodag.task.status`` is of a task that ended (spans are written when they
+    end): ``ok``, or ``failed`` if the span's status is ERROR.
     """
 
     id: int
@@ -57,6 +63,7 @@ class StoredTask:
     error_type: str | None = None
     error_message: str | None = None
     error: None = None
+    caller_id: int | None = None
 
     @property
     def duration(self) -> float | None:
@@ -93,157 +100,155 @@ class StoredRun:
         return status_counts(self.tasks)
 
 
-def _value(value: AnyValue | None) -> Any:
-    if value is None:
-        return None
-    for kind in ("string_value", "int_value", "double_value", "bool_value"):
-        item = getattr(value, kind)
-        if item is not None:
-            return item
-    if value.array_value is not None:
-        return [_value(v) for v in value.array_value.values]
-    return None
-
-
-def _attributes(pairs: list[KeyValue]) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in pairs if kv.key}
-
-
-def _documents(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON documents of an OTLP JSON file: one per line, or the whole file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TraceFileError(f"no such file: {str(path)!r}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TraceFileError(f"cannot read {str(path)!r}: {exc}") from None
-    lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        documents = [json.loads(line) for line in lines]
-    except json.JSONDecodeError:
-        try:  # not JSON lines: perhaps one (pretty-printed) JSON document
-            documents = [json.loads(text)]
-        except json.JSONDecodeError as exc:
-            raise TraceFileError(
-                f"{str(path)!r} is not an OTLP JSON trace file: line {exc.lineno} is not "
-                "JSON (write traces with aiodag.trace.configure(file=...))"
-            ) from None
-    for number, document in enumerate(documents, 1):
-        if isinstance(document, dict) and isinstance(document.get("result"), dict):
-            document = document["result"]  # Jaeger's /api/v3 answers wrap the data
-        if not isinstance(document, dict) or "resourceSpans" not in document:
-            raise TraceFileError(
-                f"{str(path)!r} is not an OTLP JSON trace file: document {number} has no "
-                "'resourceSpans' (write traces with aiodag.trace.configure(file=...))"
-            )
-        yield document
-
-
-def _spans(path: Path) -> list[Span]:
-    spans: list[Span] = []
-    for document in _documents(path):
-        try:
-            data = TracesData.from_dict(document)
-        except (TypeError, ValueError) as exc:
-            raise TraceFileError(f"{str(path)!r} holds malformed OTLP JSON: {exc}") from None
-        for resource_spans in data.resource_spans:
-            for scope_spans in resource_spans.scope_spans:
-                spans.extend(scope_spans.spans)
-    return spans
-
-
-def _sid(span: Span) -> bytes:
-    return span.span_id or b""
-
-
-def _error(span: Span) -> tuple[str | None, str | None]:
-    for event in span.events:
-        if event.name == "exception":
-            found = _attributes(event.attributes)
-            return found.get("exception.type"), found.get("exception.message")
-    message = span.status.message if span.status is not None else None
-    return None, message or None
+# -- runs ----------------------------------------------------------------------------------
 
 
 def read_runs(path: str | os.PathLike[str]) -> list[StoredRun]:
-    """Every aiodag run in an OTLP JSON trace file, in the order the runs began."""
+    """Every aiodag run in a trace file, in the order the runs began.
+
+    The file is OTLP JSON or Jaeger's JSON (see :data:`FORMATS`).  Raises
+    :class:`TraceFileError` for a file it cannot read, naming where and why.
+    """
     path = Path(path)
-    spans = _spans(path)
-    attrs = {_sid(span): _attributes(span.attributes) for span in spans}
-    task_ids: dict[bytes, int] = {
-        sid: int(a[attr.TASK_ID]) for sid, a in attrs.items() if sid and attr.TASK_ID in a
-    }
-    if not task_ids:
+    with collector_paused():  # building the runs allocates as much as reading them
+        return _runs(path)
+
+
+def _runs(path: Path) -> list[StoredRun]:
+    spans, total = read_spans(path)
+    task_spans = [span for span in spans.values() if span.task_id is not None]
+    if not task_spans:
         raise TraceFileError(
-            f"{str(path)!r} holds {len(spans)} span(s) but none of an aiodag task "
+            f"{str(path)!r} holds {total} span(s) but none of an aiodag task "
             f"(no {attr.TASK_ID!r} attribute): was it written by aiodag.trace?"
         )
-    runs_by_span = {
-        _sid(span): span for span in spans
-        if attr.RUN_ID in attrs[_sid(span)] and _sid(span) not in task_ids
-    }
+    task_ids = {span.sid: span.task_id for span in task_spans}
+    run_spans = {sid: span for sid, span in spans.items() if span.task_id is None}
     # Task spans, grouped by their run's span (or, outside runs, by trace).
-    groups: dict[bytes, list[Span]] = {}
-    for span in spans:
-        if _sid(span) in task_ids:
-            parent = span.parent_span_id or b""
-            key = parent if parent in runs_by_span else span.trace_id or b""
-            groups.setdefault(key, []).append(span)
+    groups: dict[tuple[str, str], list[SpanRecord]] = {}
+    for span in task_spans:
+        parent = span.parent
+        key = ("run", parent) if parent is not None and parent in run_spans else ("trace",
+                                                                                span.trace)
+        members = groups.get(key)
+        if members is None:
+            members = groups[key] = []
+        members.append(span)
 
     runs: list[tuple[int, StoredRun]] = []
     for key, members in groups.items():
-        run_span = runs_by_span.get(key)
+        run_span = run_spans.get(key[1]) if key[0] == "run" else None
         if run_span is not None:
-            start = run_span.start_time_unix_nano or 0
-            name = str(attrs[_sid(run_span)].get(attr.RUN_NAME, run_span.name))
+            start = run_span.start
+            name = run_span.run_name if run_span.run_name is not None else run_span.name
         else:
             # A run still going (its span not yet written), or tasks outside any run.
-            start = min(s.start_time_unix_nano or 0 for s in members)
-            first = attrs[_sid(members[0])]
-            name = str(first.get(attr.RUN_NAME) or f"tasks of trace {(key or b'').hex()[:8]}")
-        tasks = [_task(span, attrs[_sid(span)], task_ids, start) for span in members]
-        tasks.sort(key=lambda t: t.id)
-        if run_span is not None and attr.RUN_MAKESPAN_S in attrs[_sid(run_span)]:
-            makespan = float(attrs[_sid(run_span)][attr.RUN_MAKESPAN_S])
+            start = min(span.start for span in members)
+            name = members[0].run_name or f"tasks of trace {key[1][:8]}"
+        tasks = [_task(span, task_ids, start) for span in members]
+        tasks.sort(key=_BY_ID)
+        _check_ids(tasks, name, path)
+        if run_span is not None and run_span.makespan is not None:
+            makespan = run_span.makespan
         else:
             makespan = max((t.finished or 0.0 for t in tasks), default=0.0)
-        trace_id = (members[0].trace_id or b"").hex()
-        runs.append((start, StoredRun(name, trace_id, tasks, makespan)))
+        runs.append((start, StoredRun(name, members[0].trace, tasks, makespan)))
     runs.sort(key=lambda pair: pair[0])
     return [run for _start, run in runs]
 
 
-def _task(span: Span, found: dict[str, Any], task_ids: dict[bytes, int],
-          run_start: int) -> StoredTask:
-    status_text = found.get(attr.TASK_STATUS, "")
-    try:
-        status = TaskStatus(status_text)
-    except ValueError:
-        status = TaskStatus.RUNNING if not status_text else TaskStatus.FAILED
-    begin = ((span.start_time_unix_nano or 0) - run_start) / 1e9
-    end = ((span.end_time_unix_nano or 0) - run_start) / 1e9
-    deps = tuple(
-        (
-            task_ids[link.span_id or b""],
-            str(_attributes(link.attributes).get(attr.DEPENDENCY_KIND, "data")),
-        )
-        for link in span.links
-        if link.span_id and link.span_id in task_ids
-    )
-    error_type, error_message = (None, None)
+_BY_ID = attrgetter("id")
+_STATUSES = {status.value: status for status in TaskStatus}
+
+
+def _task(span: SpanRecord, task_ids: dict[str, int | None], run_start: int) -> StoredTask:
+    task_id = span.task_id
+    assert task_id is not None
+    status_text = span.status
+    if status_text is None:  # spans are written when they end: the task ended
+        status = TaskStatus.FAILED if span.failed else TaskStatus.OK
+    else:  # a status aiodag does not write is some kind of failure
+        status = _STATUSES.get(status_text, TaskStatus.FAILED)
+    exogenous = span.exogenous
+    deps: list[tuple[int, str]] = []
+    for link_sid, kind in span.links:
+        upstream = task_ids.get(link_sid)
+        if upstream is None:
+            continue  # a link to a span that is not an aiodag task's
+        if kind is None:
+            kind = _EXOGENOUS if exogenous is not None and upstream in exogenous else _DATA
+        else:
+            kind = _EXOGENOUS if kind == _EXOGENOUS else _DATA
+        deps.append((upstream, kind))
+    error_type = error_message = None
     if status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):
-        error_type, error_message = _error(span)
+        error_message = span.error_message or None
+        if span.error_type is not None:
+            # The SDK records "module.QualName"; a live run shows the class's own name.
+            error_type = span.error_type.rpartition(".")[2] or span.error_type
     return StoredTask(
-        id=int(found[attr.TASK_ID]),
-        name=span.name or "",
-        label=str(found.get(attr.TASK_LABEL, span.name)),
+        id=task_id,
+        name=span.name,
+        label=span.label if span.label is not None else span.name,
         status=status,
-        deps=deps,
-        started=begin if _RAN in found else None,
-        finished=end,
+        deps=tuple(deps),
+        started=(span.start - run_start) / 1e9 if span.ran else None,
+        finished=(span.end - run_start) / 1e9,
         error_type=error_type,
         error_message=error_message,
+        caller_id=span.caller_id,
     )
+
+
+def _check_ids(tasks: list[StoredTask], name: str, path: Path) -> None:
+    """Refuse two tasks with one id, and dependency cycles: aiodag writes neither."""
+    for before, after in pairwise(tasks):
+        if before.id == after.id:
+            raise TraceFileError(
+                f"{str(path)!r}: run {name!r} has two task spans with id {after.id} "
+                f"({before.label!r} and {after.label!r}); aiodag never writes that"
+            )
+    # An upstream is always called before its dependent, so its id is smaller: a run
+    # whose every dependency points to a smaller id has no cycle (the usual case).
+    if all(up < task.id for task in tasks for up, _kind in task.deps):
+        return
+    cycle = _find_cycle(tasks)
+    if cycle:
+        chain = " → ".join(f"{t.label} (id {t.id})" for t in cycle[:6])
+        more = " → …" if len(cycle) > 6 else ""
+        raise TraceFileError(
+            f"{str(path)!r}: the dependencies of run {name!r} form a cycle: {chain}{more} "
+            f"→ back; a DAG has none, and aiodag never writes one"
+        )
+
+
+def _find_cycle(tasks: list[StoredTask]) -> list[StoredTask]:
+    """One dependency cycle among ``tasks`` (first to last), or ``[]``; iterative DFS."""
+    by_id = {task.id: task for task in tasks}
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for root in tasks:
+        if root.id in state:
+            continue
+        path = [root]
+        iters = [iter(root.deps)]
+        state[root.id] = 1
+        while path:
+            for up, _kind in iters[-1]:
+                upstream = by_id.get(up)
+                if upstream is None:
+                    continue
+                seen = state.get(up)
+                if seen == 1:
+                    return path[[t.id for t in path].index(up):]
+                if seen is None:
+                    state[up] = 1
+                    path.append(upstream)
+                    iters.append(iter(upstream.deps))
+                    break
+            else:
+                state[path.pop().id] = 2
+                iters.pop()
+    return []
 
 
 def load_run(path: str | os.PathLike[str], name: str | None = None) -> StoredRun:

@@ -27,6 +27,7 @@ __all__ = [
     "TaskLike",
     "compute_slack",
     "error_info",
+    "exception_message",
     "status_of",
 ]
 
@@ -132,8 +133,16 @@ def error_info(task: TaskLike) -> ErrorInfo | None:
             return None
         type_name = type(error).__name__
     if not isinstance(message, str):
-        message = str(error) if error is not None else ""
+        message = exception_message(error) if error is not None else ""
     return ErrorInfo(type_name, message)
+
+
+def exception_message(error: BaseException) -> str:
+    """``str(error)``, or a stand-in if the exception's own ``__str__`` raises."""
+    try:
+        return str(error)
+    except Exception:
+        return "<exception str() failed>"  # as the traceback module shows it
 
 
 def status_of(task: TaskLike) -> TaskStatus:

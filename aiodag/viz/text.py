@@ -96,10 +96,15 @@ def wrap(text: str, width: int) -> list[str]:
 def html_lines(lines: list[str], *, align: str = "CENTER") -> str:
     """HTML-like label content showing ``lines`` literally, one per line."""
     br = f'<BR ALIGN="{align}"/>'
-    body = br.join(html.escape(graphviz.escape(clean(line)), quote=True) for line in lines)
+    # Graphviz (2.43, measured) rejects text that begins with "]" and elements with
+    # nothing in them: "]" goes as a character reference, empty text as a space.
+    body = br.join(
+        html.escape(graphviz.escape(clean(line)), quote=True).replace("]", "&#93;")
+        for line in lines
+    )
     # A final <BR/> carries the alignment of the last line (Graphviz applies each
     # break's ALIGN to the line before it).
-    return body + br if align != "CENTER" else body
+    return body + br if align != "CENTER" else body or " "
 
 
 def esc_string(text: str) -> str:
