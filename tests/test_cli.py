@@ -105,7 +105,8 @@ def test_run_executes_a_users_pipeline_with_outputs(tmp_path: Path) -> None:
     ]
     spans = trace_spans(tmp_path / "trace.jsonl")
     merge = next(s for s in spans if s["name"] == "merge")
-    kinds = sorted(link["attributes"][0]["value"]["stringValue"] for link in merge["links"])
+    kinds = sorted(link["attributes"][0]["value"]["stringValue"] if link.get("attributes")
+                   else "data" for link in merge["links"])
     assert kinds == ["data", "data", "exogenous"]
 
 

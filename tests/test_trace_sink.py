@@ -130,9 +130,9 @@ def parent_id(span: ReadableSpan) -> int | None:
 
 
 def links(span: ReadableSpan) -> list[tuple[int, object]]:
-    """(upstream span id, dependency kind) per link, in order."""
+    """(upstream span id, dependency kind) per link, in order (no kind: data)."""
     return [
-        (link.context.span_id, (link.attributes or {}).get(attr.DEPENDENCY_KIND))
+        (link.context.span_id, (link.attributes or {}).get(attr.DEPENDENCY_KIND, "data"))
         for link in span.links
     ]
 

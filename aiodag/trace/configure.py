@@ -33,7 +33,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter,
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 __all__ = ["DEFAULT_SERVICE_NAME", "EXPORT_TIMEOUT_S", "RETRY_AFTER_S", "configure"]
@@ -114,7 +114,7 @@ def configure(
         exporters.append(FileSpanExporter(file))
     if endpoint is not None or file is None or _endpoint_from_env() is not None:
         exporters.append(_otlp_exporter(protocol, endpoint))
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, span_limits=_span_limits())
     for exporter in exporters:
         provider.add_span_processor(_batch(exporter))
     if install:
@@ -205,6 +205,15 @@ def _endpoint_url(protocol: str, endpoint: str) -> str:
     if not path.endswith("/v1/traces"):
         path += "/v1/traces"
     return urlunsplit(parts._replace(path=path))
+
+
+def _span_limits() -> SpanLimits:
+    # One link per dependency: the SDK's default of 128 links would drop edges of the
+    # DAG, silently.  An explicit OTEL_SPAN_LINK_COUNT_LIMIT is the user's choice (the
+    # sink then lists every upstream in an attribute, and warns).
+    if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT", "").strip():
+        return SpanLimits()
+    return SpanLimits(max_links=SpanLimits.UNSET)
 
 
 def _batch(exporter: SpanExporter) -> BatchSpanProcessor:

@@ -33,6 +33,7 @@ Where the work is done, and why (see also the engine's event order in
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable
 from contextvars import Token
@@ -60,11 +61,19 @@ from . import attributes as attr
 
 __all__ = ["OpenTelemetrySink"]
 
+logger = logging.getLogger("aiodag.trace")
+
 _FAILED = TaskStatus.FAILED
 _UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 
-# One attribute mapping per kind, shared by every link: the SDK copies link attributes.
-_KIND_ATTRIBUTES = {kind: {attr.DEPENDENCY_KIND: kind.value} for kind in DependencyKind}
+_EXOGENOUS = DependencyKind.EXOGENOUS
+# Only exogenous links carry their kind (a link without one is a data dependency): an
+# attribute on every link costs every task, and most dependencies are data.  One
+# mapping, shared by every exogenous link: the SDK copies link attributes.
+_KIND_ATTRIBUTES: dict[DependencyKind, dict[str, str] | None] = {
+    DependencyKind.DATA: None,
+    _EXOGENOUS: {attr.DEPENDENCY_KIND: _EXOGENOUS.value},
+}
 
 # Tasks outside any run are timed with the process-wide anchor.
 _CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
@@ -98,7 +107,7 @@ class _TaskState:
         created: TaskCreated,
         run: _RunState | None,
         parent: Context | None,
-        ups: list[tuple[_TaskState, dict[str, str]]] | None,
+        ups: list[tuple[_TaskState, dict[str, str] | None]] | None,
     ) -> None:
         self.created: TaskCreated | None = created  # None once the span is out
         self.run = run
@@ -179,6 +188,7 @@ class OpenTelemetrySink:
         # Never-ran tasks whose span waits for an upstream's span to exist (rare).
         self._parked: dict[int, _TaskState] = {}
         self._forget_cb = self._forget
+        self._warned_links = False
         self._handlers: dict[type, Callable[[Any], None]] = {
             TaskCreated: self._task_created,
             TaskStarted: self._task_started,
@@ -286,16 +296,23 @@ class OpenTelemetrySink:
             attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
                      attr.RUN_NAME: run.name, attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
             parent, offset = run.context, run.offset
+        if created.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = created.caller_id
         if self._capture_args:
             _capture_args(attrs, created)
         ups = state.ups
-        span = self._tracer.start_span(
-            created.name,
-            parent,
-            attributes=attrs,
-            links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
-            start_time=ts + offset,
-        )
+        if ups:
+            _exogenous_ids(attrs, created)
+            links = [Link(up.ctx, kind) for up, kind in ups if up.ctx is not None]
+            span = self._tracer.start_span(
+                created.name, parent, attributes=attrs, links=links, start_time=ts + offset
+            )
+            if getattr(span, "dropped_links", 0):
+                self._links_dropped(span, created)
+        else:
+            span = self._tracer.start_span(
+                created.name, parent, attributes=attrs, start_time=ts + offset
+            )
         state.span = span
         state.ctx = span.get_span_context()
         state.created = state.ups = state.parent = None
@@ -334,6 +351,10 @@ class OpenTelemetrySink:
         }
         if state.run is not None:
             attrs[attr.RUN_NAME] = state.run.name
+        if created.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = created.caller_id
+        if created.deps:
+            _exogenous_ids(attrs, created)
         if self._capture_args:
             _capture_args(attrs, created)
         return attrs
@@ -379,6 +400,8 @@ class OpenTelemetrySink:
             links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
             start_time=end,
         )
+        if ups and getattr(span, "dropped_links", 0):
+            self._links_dropped(span, created)
         if event.error is not None:
             _record_error(span, event, end)
         span.end(end)
@@ -399,6 +422,22 @@ class OpenTelemetrySink:
             if parked.missing == 0:
                 self._parked.pop(parked.finished.task_id, None)
                 self._emit_unstarted(waiter, parked.finished)
+
+    def _links_dropped(self, span: Span, created: TaskCreated) -> None:
+        """The provider kept fewer links than the task has upstreams: keep them all."""
+        span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in created.deps])
+        if self._warned_links:
+            return
+        self._warned_links = True
+        kept = len(getattr(span, "links", ()))
+        logger.warning(
+            "the tracer provider keeps at most %d links per span, and task %s#%d has %d "
+            "dependencies: its span lists them all in the attribute %r instead (and so "
+            "does any other such task). To keep every link, give the provider higher "
+            "span limits: TracerProvider(span_limits=SpanLimits(max_links=10_000)), or "
+            "set OTEL_SPAN_LINK_COUNT_LIMIT; aiodag.trace.configure() does this",
+            kept, created.name, created.task_id, len(created.deps), attr.TASK_UPSTREAM_IDS,
+        )
 
     def _forget(self, ref: _HandleRef) -> None:
         # The handle is gone, so no task can be called with it any more.  May run in
@@ -424,6 +463,13 @@ def _record_error(span: Span, event: TaskFinished, end: int) -> None:
         span.add_event(
             "exception", {"exception.type": type(error).__qualname__}, timestamp=end
         )
+
+
+def _exogenous_ids(attrs: dict[str, AttributeValue], created: TaskCreated) -> None:
+    """The exogenous upstreams' ids, if any: Jaeger keeps no link attributes."""
+    exogenous = [up for up, kind in created.deps if kind is _EXOGENOUS]
+    if exogenous:
+        attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = exogenous
 
 
 def _safe_str(error: BaseException) -> str:
