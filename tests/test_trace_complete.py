@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -12,9 +13,10 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otlp_receivers import Received, free_port
 
 from aiodag import Run, task
-from aiodag.trace import OpenTelemetrySink, configure
+from aiodag.trace import OpenTelemetrySink, configure, export_stats
 from aiodag.trace import attributes as attr
 
 
@@ -157,3 +159,77 @@ async def test_a_provider_that_truncates_links_gets_the_full_list_and_one_warnin
     message = warnings[0].getMessage()
     assert "128 links" in message and attr.TASK_UPSTREAM_IDS in message
     assert "SpanLimits(max_links=" in message
+
+
+# -- spans: never dropped for a file, counted over the network --------------------------
+
+def test_a_file_export_never_drops_a_span(tmp_path: Path) -> None:
+    """Spans end far faster than the JSON file exporter writes them: nothing is lost."""
+    path = tmp_path / "trace.jsonl"
+    provider = configure(file=path, install=False)
+    tracer = provider.get_tracer("test")
+    n = 40_000
+    # All end at once, as the tasks of a wide DAG's layer do (the SDK's queue held 16,384).
+    spans = [tracer.start_span("s", attributes={"i": i}) for i in range(n)]
+    for span in spans:
+        span.end()
+    provider.shutdown()
+    [stats] = export_stats(provider)
+    assert (stats.exported, stats.dropped) == (n, 0)
+    seen = sorted(int(json_attributes(span)["i"]) for span in file_spans(path))
+    assert seen == list(range(n))
+
+
+async def test_a_file_export_of_a_large_run_holds_every_task(tmp_path: Path) -> None:
+    """20,000 independent tasks in a Run (each span sent as it ends): all in the file."""
+    path = tmp_path / "trace.jsonl"
+    provider = configure(file=path, install=False)
+    try:
+        async with Run("many", sinks=[OpenTelemetrySink(provider)]) as run:
+            for i in range(20_000):
+                value(i)
+    finally:
+        provider.shutdown()
+    ids = {json_attributes(s).get(attr.TASK_ID) for s in file_spans(path)}
+    assert ids >= {r.id for r in run.tasks} and len(ids) == 20_001  # + the run (None)
+
+
+def test_spans_a_full_network_queue_drops_are_counted(
+    grpc_receiver: tuple[Received, int], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Over the network a full queue drops spans rather than slow the pipeline: counted."""
+    received, port = grpc_receiver
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64")
+    provider = configure(endpoint=f"127.0.0.1:{port}", install=False)
+    [stats] = export_stats(provider)
+    tracer = provider.get_tracer("test")
+    made = 0
+    while made < 300_000 and (stats.dropped == 0 or made < 5_000):
+        for _ in range(1_000):
+            tracer.start_span("s").end()
+        made += 1_000
+    with caplog.at_level(logging.WARNING, logger="aiodag.trace.export"):
+        provider.shutdown()
+    assert stats.dropped > 0
+    assert stats.exported + stats.dropped == made
+    assert len(received.spans()) == stats.exported
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "aiodag.trace.export"]
+    assert warning.startswith(f"{stats.dropped} of {made} spans were not exported to ")
+    assert "the export queue was full" in warning
+
+
+async def test_spans_dropped_during_a_run_are_on_its_span(tmp_path: Path) -> None:
+    """A dead receiver next to a file: the run span in the file counts the lost spans."""
+    path = tmp_path / "trace.jsonl"
+    provider = configure(file=path, endpoint=f"127.0.0.1:{free_port()}", install=False)
+    try:
+        async with Run("lossy", sinks=[OpenTelemetrySink(provider)]):
+            await asyncio.gather(*(value(i) for i in range(10)))
+            await asyncio.to_thread(provider.force_flush)  # the receiver refuses them
+    finally:
+        provider.shutdown()
+    runs = {s["name"]: json_attributes(s) for s in file_spans(path)
+            if attr.RUN_ID in json_attributes(s)}
+    assert int(runs["lossy"][attr.RUN_SPANS_DROPPED]) == 10

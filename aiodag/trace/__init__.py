@@ -12,5 +12,6 @@ constants in :mod:`aiodag.trace.attributes`.
 
 from .configure import configure
 from .sink import OpenTelemetrySink
+from .stats import ExportStats, export_stats
 
-__all__ = ["OpenTelemetrySink", "configure"]
+__all__ = ["ExportStats", "OpenTelemetrySink", "configure", "export_stats"]

@@ -105,8 +105,9 @@ RUN_CRITICAL_PATH_S = "aiodag.run.critical_path_s"
 overhead, or tasks held back by something else than their dependencies.
 """
 RUN_SPANS_DROPPED = "aiodag.run.spans_dropped"
-"""Spans the provider built by :func:`aiodag.trace.configure` had dropped when the run
-ended (a full export queue, a receiver that failed); absent when none was."""
+"""Spans the provider built by :func:`aiodag.trace.configure` dropped while the run went
+on (a full export queue, a receiver that failed), as far as known when it ended; absent
+when none was.  Spans dropped later are in the warning at shutdown."""
 RUN_TASKS = "aiodag.run.tasks"
 """How many tasks the run had (int)."""
 RUN_TASK_COUNTS: MappingProxyType[TaskStatus, str] = MappingProxyType({

@@ -34,11 +34,14 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .export import ExportProcessor
+from .stats import ExportStats, register
 
 __all__ = ["DEFAULT_SERVICE_NAME", "EXPORT_TIMEOUT_S", "RETRY_AFTER_S", "configure"]
 
-logger = logging.getLogger("aiodag.trace")
+logger = logging.getLogger("aiodag.trace.export")
 
 DEFAULT_SERVICE_NAME = "aiodag"
 """``service.name`` when neither the argument nor ``OTEL_SERVICE_NAME`` gives one."""
@@ -48,8 +51,13 @@ EXPORT_TIMEOUT_S = 5.0
 RETRY_AFTER_S = 10.0
 """After a failed export, batches are dropped at once for this many seconds."""
 _MAX_QUEUE_SIZE = 16_384
-"""Spans a batch processor buffers (the SDK's default is 2,048): a fast DAG ends many
-spans at once, and a trace missing spans is missing part of the DAG."""
+"""Spans waiting for export (the SDK's default is 2,048): a fast DAG ends many spans at
+once.  For a file, a full queue makes the pipeline wait; over the network, it drops
+spans, and counts them."""
+_BATCH_SIZE = 512
+"""Spans per export (the SDK's default)."""
+_SCHEDULE_DELAY_MS = 1000
+"""A partial batch leaves after this many milliseconds without a full one."""
 
 _PROTOCOLS = {"grpc": "grpc", "http": "http", "http/protobuf": "http"}
 _DEFAULT_ENDPOINTS = {"grpc": "http://localhost:4317", "http": "http://localhost:4318/v1/traces"}
@@ -109,14 +117,20 @@ def configure(
         )
     resource = _resource(service_name)
     # Exporters first: a bad path or endpoint raises before a provider exists.
-    exporters: list[SpanExporter] = []
+    processors: list[ExportProcessor] = []
     if file is not None:
-        exporters.append(FileSpanExporter(file))
+        # A file never drops a span: when the writer falls behind, ending spans waits.
+        stats = ExportStats(os.fspath(file))
+        processors.append(_processor(FileSpanExporter(file), stats, block=True))
     if endpoint is not None or file is None or _endpoint_from_env() is not None:
-        exporters.append(_otlp_exporter(protocol, endpoint))
+        # Over the network, a slow or absent receiver must not slow the pipeline down:
+        # spans that do not fit are dropped, and counted.
+        exporter = _otlp_exporter(protocol, endpoint)
+        processors.append(_processor(exporter, exporter.stats, block=False))
     provider = TracerProvider(resource=resource, span_limits=_span_limits())
-    for exporter in exporters:
-        provider.add_span_processor(_batch(exporter))
+    for processor in processors:
+        provider.add_span_processor(processor)
+        register(provider, processor.stats)
     if install:
         trace.set_tracer_provider(provider)
     return provider
@@ -216,9 +230,26 @@ def _span_limits() -> SpanLimits:
     return SpanLimits(max_links=SpanLimits.UNSET)
 
 
-def _batch(exporter: SpanExporter) -> BatchSpanProcessor:
-    queue = None if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else _MAX_QUEUE_SIZE
-    return BatchSpanProcessor(exporter, max_queue_size=queue)
+def _processor(exporter: SpanExporter, stats: ExportStats, *, block: bool) -> ExportProcessor:
+    return ExportProcessor(
+        exporter, stats, block=block,
+        max_queue_size=_env_int("OTEL_BSP_MAX_QUEUE_SIZE", _MAX_QUEUE_SIZE),
+        batch_size=_env_int("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", _BATCH_SIZE),
+        schedule_delay_s=_env_int("OTEL_BSP_SCHEDULE_DELAY", _SCHEDULE_DELAY_MS) / 1000,
+    )
+
+
+def _env_int(variable: str, default: int) -> int:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"${variable} must be a whole number above 0, got {text!r}")
+    return value
 
 
 # -- one clear warning ---------------------------------------------------------------------
@@ -269,6 +300,7 @@ class _ReportingExporter(SpanExporter):
     def __init__(self, exporter: SpanExporter, where: str) -> None:
         self._exporter = exporter
         self._where = where
+        self.stats = ExportStats(where)
         self._retry_at = 0.0  # time.monotonic() before which batches are dropped
         self._warned = False
         self._dropped = 0
@@ -323,6 +355,7 @@ class _ReportingExporter(SpanExporter):
             reason = _RETRYING.sub("", serious[0].getMessage())
         else:
             reason = "the exporter reported a failure"
+        self.stats.reason = reason
         if self._warned:
             logger.debug("still cannot export spans to %s: %s", self._where, reason)
             return

@@ -58,6 +58,7 @@ from ..events import (
     TaskStatus,
 )
 from . import attributes as attr
+from .stats import export_stats
 
 __all__ = ["OpenTelemetrySink"]
 
@@ -82,13 +83,14 @@ _CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
 class _RunState:
     """What the sink keeps of a run between ``RunStarted`` and ``RunFinished``."""
 
-    __slots__ = ("context", "name", "offset", "span")
+    __slots__ = ("context", "dropped_before", "name", "offset", "span")
 
     def __init__(self, span: Span, name: str, offset: int) -> None:
         self.span = span
         self.context = trace.set_span_in_context(span)  # the parent of its task spans
         self.name = name
         self.offset = offset  # event ts + offset = wall-clock ns
+        self.dropped_before = 0  # spans the provider had dropped when the run began
 
 
 class _TaskState:
@@ -182,6 +184,7 @@ class OpenTelemetrySink:
             if tracer_provider is None
             else tracer_provider.get_tracer("aiodag", __version__)
         )
+        self._provider = tracer_provider  # None: the global one, whenever asked
         self._capture_args = capture_args
         self._runs: dict[int, _RunState] = {}
         self._tasks: dict[int, _TaskState] = {}
@@ -221,7 +224,8 @@ class OpenTelemetrySink:
             attributes={attr.RUN_NAME: run.name, attr.RUN_ID: run.id},
             start_time=event.wall_ns,
         )
-        self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+        state = self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+        state.dropped_before = self._dropped()
 
     def _run_finished(self, event: RunFinished) -> None:
         run = event.run
@@ -250,6 +254,9 @@ class OpenTelemetrySink:
         }
         for status, key in attr.RUN_TASK_COUNTS.items():
             analysis[key] = counts[status]
+        dropped = self._dropped() - state.dropped_before
+        if dropped:
+            analysis[attr.RUN_SPANS_DROPPED] = dropped
         span.set_attributes(analysis)
         failed = counts[_FAILED]
         if failed:
@@ -400,7 +407,7 @@ class OpenTelemetrySink:
             links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
             start_time=end,
         )
-        if ups and getattr(span, "dropped_links", 0):
+        if ups and bool(getattr(span, "dropped_links", 0)):
             self._links_dropped(span, created)
         if event.error is not None:
             _record_error(span, event, end)
@@ -438,6 +445,11 @@ class OpenTelemetrySink:
             "set OTEL_SPAN_LINK_COUNT_LIMIT; aiodag.trace.configure() does this",
             kept, created.name, created.task_id, len(created.deps), attr.TASK_UPSTREAM_IDS,
         )
+
+    def _dropped(self) -> int:
+        """Spans the provider has dropped so far (known of providers from configure())."""
+        provider = self._provider or trace.get_tracer_provider()
+        return sum(stats.dropped for stats in export_stats(provider))
 
     def _forget(self, ref: _HandleRef) -> None:
         # The handle is gone, so no task can be called with it any more.  May run in
