@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +297,42 @@ def test_render_reads_jaegers_api_json_too(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "rendered run 'etl' (14 tasks)" in result.stdout
     assert svg_nodes(tmp_path / "j.svg").keys() == svg_nodes(tmp_path / "pipeline.svg").keys()
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
+    tmp_path: Path, signum: int, status: int
+) -> None:
+    """SIGTERM / SIGINT: the run is cancelled, its trace, drawings and summary written."""
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiodag", "run", str(PIPELINES / "slow.py"),
+         "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "AIODAG_TEST_READY": str(ready)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the pipeline never got ready"
+            time.sleep(0.02)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == status, stderr
+    assert f"stopped by {signal.Signals(signum).name}: 2 task(s) cancelled" in stderr
+    assert "Traceback" not in stderr
+    assert stdout.startswith("run 'slow': 22 tasks")
+    spans = trace_spans(tmp_path / "out" / "trace.jsonl")
+    statuses = Counter(s["attrs"].get("aiodag.task.status") for s in spans
+                       if "aiodag.task.id" in s["attrs"])
+    assert statuses == {"ok": 20, "cancelled": 2}
+    [run_span] = [s for s in spans if "aiodag.run.id" in s["attrs"]]
+    assert run_span["attrs"]["aiodag.run.tasks.cancelled"] == "2"
+    assert (tmp_path / "out" / "pipeline.png").stat().st_size > 0
+    assert len(svg_nodes(tmp_path / "out" / "pipeline.svg")) == 22

@@ -12,12 +12,14 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ..demo import etl_pipeline
+from ..events import TaskStatus
 from ..viz.options import DIRECTIONS
 from .errors import UsageError
 from .outputs import Outputs
@@ -116,8 +118,13 @@ def _execute(args: argparse.Namespace, name: str,
         print(line)
     if result.failed:
         print(failure_report(result.run, result.pipeline_errors), file=sys.stderr)
-        return 1
-    return 0
+    if result.signal is not None:
+        cancelled = result.run.counts()[TaskStatus.CANCELLED]
+        print(f"aiodag: run {result.run.name!r} stopped by {signal.Signals(result.signal).name}"
+              f": {cancelled} task(s) cancelled; the outputs above hold what ran",
+              file=sys.stderr)
+        return 128 + result.signal  # the shell's convention: 130 for SIGINT, 143 SIGTERM
+    return 1 if result.failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ A run writes ``DIR/trace.jsonl`` (OTLP JSON lines, for Jaeger UI and ``aiodag re
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ class RunResult:
     run: Run
     pipeline_errors: list[BaseException] = field(default_factory=list)
     """Exceptions raised by the pipeline function itself, not by its tasks."""
+    signal: int | None = None
+    """The signal (SIGINT, SIGTERM) that stopped the run, if one did."""
 
     @property
     def failed(self) -> bool:
@@ -87,8 +91,9 @@ class Outputs:
         live = LiveSVG(self.svg_path, interval=0.5, **self.options)
         sinks: list[Sink] = [OpenTelemetrySink(provider), live]
         errors: list[BaseException] = []
+        stopping = _SignalStop()
         try:
-            with Progress() as progress:
+            with stopping, Progress() as progress:
                 run = Run(name, sinks=[*sinks, progress], raise_errors=False)
                 try:
                     async with run:
@@ -102,6 +107,11 @@ class Outputs:
                     # The pipeline function itself raised (its tasks' failures are on
                     # the run): the run has cancelled what was left. Report, still write.
                     errors.extend(group.exceptions)
+                except asyncio.CancelledError:
+                    if not stopping.stopped_by:
+                        raise
+                    # A signal: the run has cancelled its tasks and ended their spans.
+                    # What ran is traced; write it all, as for a failed run.
             await live.flush()
         finally:
             provider.shutdown()  # flushes the trace file (and the OTLP export, bounded)
@@ -115,4 +125,48 @@ class Outputs:
         except GraphvizNotFoundError as exc:
             # The trace is written and is the source of truth; say how to get the rest.
             self._written.append(f"drawings not written: {exc}")
-        return RunResult(run, errors)
+        return RunResult(run, errors, stopping.stopped_by)
+
+
+class _SignalStop:
+    """While entered: SIGINT and SIGTERM cancel the current task (the command's run).
+
+    The run then cancels its tasks and ends, so the trace, the drawings and the
+    summary are still written; :attr:`stopped_by` says which signal came.  A signal
+    received while the run is already stopping cancels its tasks again.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.stopped_by: int | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._installed: list[int] = []
+
+    def __enter__(self) -> _SignalStop:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        for signum in self.SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._received, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # Windows, or not the main thread: Ctrl-C stays KeyboardInterrupt
+            self._installed.append(signum)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._installed:
+            loop.remove_signal_handler(signum)
+        self._installed.clear()
+        if self.stopped_by is not None and self._task is not None:
+            while self._task.cancelling():
+                self._task.uncancel()  # handled: the outputs are written next
+
+    def _received(self, signum: int) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = signum
+            logger.warning("%s received: cancelling the run, then writing its trace, "
+                           "drawing and summary", signal.Signals(signum).name)
+        if self._task is not None:
+            self._task.cancel(f"{signal.Signals(signum).name} received")
