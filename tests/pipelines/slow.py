@@ -32,5 +32,5 @@ async def main() -> int:
     waiting = slow(*parts)
     last = after(waiting)
     await asyncio.sleep(0.05)
-    Path(os.environ["AIODAG_TEST_READY"]).write_text("ready")
+    await asyncio.to_thread(Path(os.environ["AIODAG_TEST_READY"]).write_text, "ready")
     return await last
