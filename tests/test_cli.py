@@ -198,11 +198,35 @@ def test_bad_input_gets_one_clear_line_and_no_traceback(
 
 
 def test_progress_is_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
-    """Piped output gets plain progress lines ending with the final counts."""
+    """Piped output gets plain progress lines ending with the final counts, once."""
     result = aiodag("run", PIPELINES / "good.py", "--out", tmp_path)
-    progress = [line for line in result.stderr.splitlines() if line.startswith("done ")]
+    progress = [line for line in result.stderr.splitlines() if line.startswith("ok ")]
     assert progress, result.stderr
-    assert progress[-1].startswith("done 4  running 0  pending 0  failed 0  elapsed ")
+    assert progress[-1].startswith(
+        "ok 4  running 0  pending 0  failed 0  upstream_failed 0  cancelled 0  elapsed "
+    )
+    finals = [line for line in progress if line.startswith("ok 4  running 0  pending 0")]
+    assert len(finals) == 1, progress
+
+
+def test_progress_counts_cancelled_tasks_apart_and_prints_the_end_once() -> None:
+    """Cancelled tasks are not "done"; the last line is not printed twice."""
+    import io
+
+    from aiodag.cli.progress import Progress
+    from aiodag.events import TaskCreated, TaskFinished, TaskStarted, TaskStatus
+
+    stream = io.StringIO()
+    with Progress(stream, interval=0.0) as progress:
+        for i, status in enumerate((TaskStatus.OK, TaskStatus.CANCELLED, TaskStatus.FAILED)):
+            progress(TaskCreated(i, "t", "t()", None, (), (), (), 0))
+            if status is not TaskStatus.CANCELLED:
+                progress(TaskStarted(i, 0))
+            progress(TaskFinished(i, status, None, None, 0))
+    final = "ok 1  running 0  pending 0  failed 1  upstream_failed 0  cancelled 1  elapsed "
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith(final)
+    assert len([line for line in lines if line.startswith(final)]) == 1, lines
 
 
 @pytest.mark.dot
@@ -231,7 +255,7 @@ def test_progress_is_a_live_display_on_a_terminal(tmp_path: Path) -> None:
         os.close(leader)
     screen = b"".join(chunks).decode()
     assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
-    assert "done 14  running 0  pending 0  failed 0" in screen
+    assert "ok 14  running 0  pending 0  failed 0  upstream_failed 0  cancelled 0" in screen
     assert "\r" in screen  # the line is redrawn in place
 
 
