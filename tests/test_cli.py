@@ -73,7 +73,7 @@ def test_demo_writes_drawings_and_trace_and_prints_a_summary(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("run 'etl': 14 tasks, makespan ")
-    assert lines[1].startswith("critical path: fetch('c1') → concatenate(")
+    assert lines[1].startswith("critical path (4 tasks): fetch('c1') → concatenate(")
     assert lines[1].split(" → ")[-1].startswith("upload(")
     calls = ("fetch(", "concatenate(", "strip", "upload(")
     table = [line for line in lines if line.startswith(calls)]
@@ -269,7 +269,7 @@ def test_demo_also_exports_over_otlp(
     result = aiodag("demo", "--out", tmp_path, "--speed", "0.01", "--otlp", url,
                     "--otlp-protocol", protocol)
     assert result.returncode == 0, result.stderr
-    assert f"trace exported over OTLP to {url}" in result.stdout
+    assert f"trace exported over OTLP to {url} (15 spans)" in result.stdout
     spans = received.spans()
     assert sorted({s["name"] for s in spans}) == ["concatenate", "etl", "fetch",
                                                   "strip_numbers", "upload"]
@@ -360,3 +360,59 @@ def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
     assert run_span["attrs"]["aiodag.run.tasks.cancelled"] == "2"
     assert (tmp_path / "out" / "pipeline.png").stat().st_size > 0
     assert len(svg_nodes(tmp_path / "out" / "pipeline.svg")) == 22
+
+
+# -- the command's messages ---------------------------------------------------------------
+
+def test_version() -> None:
+    """aiodag --version: the package's version."""
+    import aiodag as package
+
+    result = aiodag("--version")
+    assert (result.returncode, result.stdout) == (0, f"aiodag {package.__version__}\n")
+
+
+def test_otlp_with_nothing_listening_is_said_once_with_the_counts(tmp_path: Path) -> None:
+    """One line: not exported, how many spans were dropped, why; no library advice."""
+    from otlp_receivers import free_port
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01", "--otlp", endpoint)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    [line] = [line for line in output.splitlines() if endpoint in line]
+    assert line.startswith(f"trace not exported over OTLP to http://{endpoint}: "
+                           "0 of 15 spans exported, 15 dropped (")
+    assert "Connection refused" in line or "failed to connect" in line.lower()
+    assert "configure(" not in output and "cannot export spans" not in output
+    assert f"trace: {tmp_path / 'trace.jsonl'} (15 spans)" in result.stdout
+
+
+def test_an_error_passed_on_by_an_awaiting_task_is_counted_once(tmp_path: Path) -> None:
+    """A task that awaited a failed task and let its error through is not a second error."""
+    result = aiodag("run", f"{PIPELINES / 'failing.py'}:passes_on", "--out", tmp_path)
+    assert result.returncode == 1
+    assert "run 'failing' failed: 4 task(s) raised" in result.stderr
+    report = result.stderr[result.stderr.index("run 'failing' failed"):].splitlines()
+    assert report[1:] == [*["  load('bad'): ValueError: cannot load 'bad'"] * 4,
+                          "  waits_for_the_first(): awaited load('bad') and let its error "
+                          "through"]
+
+
+def test_a_large_run_is_summarised_and_all_tasks_gives_the_table(tmp_path: Path) -> None:
+    """200 tasks: status counts, the longest tasks, the path's ends; --all-tasks: all."""
+    result = aiodag("run", PIPELINES / "many.py", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) < 40, result.stdout
+    assert lines[0].startswith("run 'many': 200 tasks, makespan ")
+    path = lines[1]
+    assert path.startswith("critical path (30 tasks): step(None, 0) → ")
+    assert "→ … 22 more … →" in path and path.endswith("step(step#29, 29)")
+    assert "tasks: 200 ok" in result.stdout
+    assert "the 10 longest tasks:" in result.stdout
+    assert "--all-tasks" in result.stdout
+    full = aiodag("run", PIPELINES / "many.py", "--out", tmp_path, "--all-tasks").stdout
+    rows = [line for line in full.splitlines() if line.startswith(("step(", "side("))]
+    assert len(rows) == 200
+    assert "more …" not in full

@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .. import __version__
 from ..demo import etl_pipeline
 from ..events import TaskStatus
 from ..viz.options import DIRECTIONS
 from .errors import UsageError
 from .outputs import Outputs
 from .pipeline import load_pipeline
-from .report import failure_report, summary
+from .report import FULL_TABLE_MAX, failure_report, summary
 
 __all__ = ["UsageError", "main"]
 
@@ -56,6 +57,10 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--otlp-protocol", choices=("grpc", "http"), default=None,
                         help="OTLP transport (default: $OTEL_EXPORTER_OTLP_PROTOCOL, else "
                              "http for port 4318 or a /v1/traces path, else grpc)")
+    parser.add_argument("--all-tasks", action="store_true",
+                        help=f"print a row for every task and the whole critical path "
+                             f"(by default runs of over {FULL_TABLE_MAX} tasks are "
+                             "summarised)")
 
 
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +73,7 @@ def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aiodag", description="Build, run, trace and draw asyncio DAGs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
 
@@ -113,7 +119,7 @@ def _execute(args: argparse.Namespace, name: str,
     outputs = Outputs(args.out, otlp=args.otlp or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
                       otlp_protocol=args.otlp_protocol, options=_drawing_options(args))
     result = asyncio.run(outputs.run(name, pipeline))
-    print(summary(result.run))
+    print(summary(result.run, full=args.all_tasks))
     for line in outputs.written():
         print(line)
     if result.failed:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..errors import is_task_failure
 from ..run import Run
+from ..trace.stats import ExportStats, export_stats
 from ..typing import Sink
 from .errors import UsageError
 from .progress import Progress
@@ -92,6 +94,10 @@ class Outputs:
         sinks: list[Sink] = [OpenTelemetrySink(provider), live]
         errors: list[BaseException] = []
         stopping = _SignalStop()
+        # The exporters' warnings are meant for library users; the command says what
+        # became of the trace itself, once, at the end (see _export_report).
+        export_logger = logging.getLogger("aiodag.trace.export")
+        export_logger.addFilter(_silence)
         try:
             with stopping, Progress() as progress:
                 run = Run(name, sinks=[*sinks, progress], raise_errors=False)
@@ -114,10 +120,11 @@ class Outputs:
                     # What ran is traced; write it all, as for a failed run.
             await live.flush()
         finally:
-            provider.shutdown()  # flushes the trace file (and the OTLP export, bounded)
-        self._written.append(f"trace: {self.trace_path}")
-        if self.otlp:
-            self._written.append(f"trace exported over OTLP to {self.otlp}")
+            try:
+                provider.shutdown()  # flushes the trace file (and the OTLP export, bounded)
+            finally:
+                export_logger.removeFilter(_silence)
+        self._written.extend(self._export_report(export_stats(provider)))
         try:
             for path in (self.svg_path, self.png_path):
                 render(run, path, **self.options)
@@ -126,6 +133,34 @@ class Outputs:
             # The trace is written and is the source of truth; say how to get the rest.
             self._written.append(f"drawings not written: {exc}")
         return RunResult(run, errors, stopping.stopped_by)
+
+
+    def _export_report(self, destinations: Sequence[ExportStats]) -> list[str]:
+        lines = []
+        for stats in destinations:
+            total = stats.exported + stats.dropped
+            if stats.where == os.fspath(self.trace_path):
+                lines.append(f"trace: {self.trace_path} ({stats.exported:,} spans)"
+                             if not stats.dropped else
+                             f"trace: {self.trace_path}: {stats.exported:,} of {total:,} "
+                             f"spans written, {stats.dropped:,} lost ({stats.reason})")
+            elif not stats.dropped:
+                lines.append(f"trace exported over OTLP to {stats.where} "
+                             f"({stats.exported:,} spans)")
+            else:
+                why = (f"{stats.reason}; is an OTLP receiver such as Jaeger listening "
+                       "there?" if stats.reason else
+                       "the export queue was full: the receiver did not keep up")
+                lines.append(
+                    f"trace {'partly' if stats.exported else 'not'} exported over OTLP to "
+                    f"{stats.where}: {stats.exported:,} of {total:,} spans exported, "
+                    f"{stats.dropped:,} dropped ({why})"
+                )
+        return lines
+
+
+def _silence(record: logging.LogRecord) -> bool:
+    return False
 
 
 class _SignalStop:
