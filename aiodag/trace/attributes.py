@@ -6,7 +6,7 @@ the ``aiodag.`` namespace, as OpenTelemetry's naming rules ask of non-standard
 attributes.
 
 A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS`,
-:data:`RUN_NAME` (when the task is in a run), :data:`TASK_WAIT_S` (when it ran),
+:data:`TASK_WAIT_S` (when it ran),
 :data:`TASK_CALLER_ID` (when another task called it) and
 :data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies); each of its
 links to an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is a
@@ -89,7 +89,7 @@ it is ``data``."""
 # -- run spans -------------------------------------------------------------------------
 
 RUN_NAME = "aiodag.run.name"
-"""The run's name (str), on the run span and on each of its task spans."""
+"""The run's name (str), on the run span (the parent of its task spans)."""
 RUN_ID = "aiodag.run.id"
 """The run's id (int), unique in the process."""
 RUN_MAKESPAN_S = "aiodag.run.makespan_s"

@@ -71,10 +71,7 @@ _EXOGENOUS = DependencyKind.EXOGENOUS
 # Only exogenous links carry their kind (a link without one is a data dependency): an
 # attribute on every link costs every task, and most dependencies are data.  One
 # mapping, shared by every exogenous link: the SDK copies link attributes.
-_KIND_ATTRIBUTES: dict[DependencyKind, dict[str, str] | None] = {
-    DependencyKind.DATA: None,
-    _EXOGENOUS: {attr.DEPENDENCY_KIND: _EXOGENOUS.value},
-}
+_EXOGENOUS_LINK = {attr.DEPENDENCY_KIND: _EXOGENOUS.value}
 
 # Tasks outside any run are timed with the process-wide anchor.
 _CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
@@ -101,20 +98,23 @@ class _TaskState:
     span's context, for dependents called later, as long as the task's handle lives.
     """
 
-    __slots__ = ("created", "ctx", "parent", "parked", "ref", "run", "span", "token",
-                 "ups", "waiters")
+    __slots__ = ("created", "ctx", "exogenous", "id", "parent", "parked", "ref", "run",
+                 "span", "token", "ups", "waiters")
 
     def __init__(
         self,
         created: TaskCreated,
         run: _RunState | None,
         parent: Context | None,
-        ups: list[tuple[_TaskState, dict[str, str] | None]] | None,
+        ups: list[_TaskState] | None,
+        exogenous: list[int] | None,
     ) -> None:
+        self.id = created.task_id
         self.created: TaskCreated | None = created  # None once the span is out
         self.run = run
         self.parent = parent  # outside a run: the context current at the call
-        self.ups = ups  # (upstream, link attributes) pairs, until the links are made
+        self.ups = ups  # the upstreams the sink knows, until the links are made
+        self.exogenous = exogenous  # the ids of exogenous upstreams, if any
         self.span: Span | None = None
         self.token: Token[Context] | None = None  # from context.attach, while the body runs
         self.ctx: SpanContext | None = None
@@ -192,6 +192,7 @@ class OpenTelemetrySink:
         self._parked: dict[int, _TaskState] = {}
         self._forget_cb = self._forget
         self._warned_links = False
+        self._links_kept = 0  # spans with up to this many links kept them all
         self._handlers: dict[type, Callable[[Any], None]] = {
             TaskCreated: self._task_created,
             TaskStarted: self._task_started,
@@ -277,14 +278,15 @@ class OpenTelemetrySink:
         # Outside a run the parent is captured now, at the call: the caller's span may
         # have ended by the time the task starts, and another may be current then.
         parent = otel_context.get_current() if run is None else None
-        ups = None
-        if event.deps:
+        ups = exogenous = None
+        deps = event.deps
+        if deps:
             # Hold the upstreams' records now, while their handles are surely alive: a
             # handle can be gone by the time this task starts.  Upstreams called before
             # the sink was added are not known, so not linked.
-            ups = [(tasks[upstream_id], _KIND_ATTRIBUTES[kind])
-                   for upstream_id, kind in event.deps if upstream_id in tasks]
-        tasks[task_id] = _TaskState(event, run, parent, ups)
+            ups = [tasks[up] for up, _kind in deps if up in tasks]
+            exogenous = [up for up, kind in deps if kind is _EXOGENOUS] or None
+        tasks[task_id] = _TaskState(event, run, parent, ups, exogenous)
 
     def _task_started(self, event: TaskStarted) -> None:
         state = self._tasks.get(event.task_id)
@@ -294,14 +296,14 @@ class OpenTelemetrySink:
         run = state.run
         # Attributes go in at the start (one write, and samplers see them); the status
         # is known only at the end.
-        attrs: dict[str, AttributeValue]
+        # The run's name is on the run span, the task span's parent: not repeated here.
+        attrs: dict[str, AttributeValue] = {
+            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
+            attr.TASK_WAIT_S: (ts - created.ts) / 1e9,
+        }
         if run is None:
-            attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
-                     attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
             parent, offset = state.parent, _CLOCK_OFFSET
         else:
-            attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
-                     attr.RUN_NAME: run.name, attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
             parent, offset = run.context, run.offset
         if created.caller_id is not None:
             attrs[attr.TASK_CALLER_ID] = created.caller_id
@@ -309,13 +311,14 @@ class OpenTelemetrySink:
             _capture_args(attrs, created)
         ups = state.ups
         if ups:
-            _exogenous_ids(attrs, created)
-            links = [Link(up.ctx, kind) for up, kind in ups if up.ctx is not None]
+            if state.exogenous is not None:
+                attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
+            links = _links(ups, state.exogenous)
             span = self._tracer.start_span(
                 created.name, parent, attributes=attrs, links=links, start_time=ts + offset
             )
-            if getattr(span, "dropped_links", 0):
-                self._links_dropped(span, created)
+            if len(links) > self._links_kept:
+                self._check_links(span, created, len(links))
         else:
             span = self._tracer.start_span(
                 created.name, parent, attributes=attrs, start_time=ts + offset
@@ -356,12 +359,10 @@ class OpenTelemetrySink:
         attrs: dict[str, AttributeValue] = {
             attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label
         }
-        if state.run is not None:
-            attrs[attr.RUN_NAME] = state.run.name
         if created.caller_id is not None:
             attrs[attr.TASK_CALLER_ID] = created.caller_id
-        if created.deps:
-            _exogenous_ids(attrs, created)
+        if state.exogenous is not None:
+            attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
         if self._capture_args:
             _capture_args(attrs, created)
         return attrs
@@ -380,7 +381,7 @@ class OpenTelemetrySink:
         # An upstream may not have a span yet: a dependent stops as soon as one upstream
         # fails, while another may still wait for its own dependencies.  Its span would
         # lack that link, and the DAG an edge; so it waits for the upstream's span.
-        missing = [up for up, _ in state.ups if up.ctx is None] if state.ups else ()
+        missing = [up for up in state.ups if up.ctx is None] if state.ups else ()
         if not missing:
             self._emit_unstarted(state, event)
             return
@@ -404,11 +405,11 @@ class OpenTelemetrySink:
             created.name,
             state.parent_context,
             attributes=attrs,
-            links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
+            links=_links(ups, state.exogenous) if ups else (),
             start_time=end,
         )
-        if ups and bool(getattr(span, "dropped_links", 0)):
-            self._links_dropped(span, created)
+        if ups and len(ups) > self._links_kept:
+            self._check_links(span, created, len(ups))
         if event.error is not None:
             _record_error(span, event, end)
         span.end(end)
@@ -430,8 +431,15 @@ class OpenTelemetrySink:
                 self._parked.pop(parked.finished.task_id, None)
                 self._emit_unstarted(waiter, parked.finished)
 
-    def _links_dropped(self, span: Span, created: TaskCreated) -> None:
-        """The provider kept fewer links than the task has upstreams: keep them all."""
+    def _check_links(self, span: Span, created: TaskCreated, given: int) -> None:
+        """Did the provider keep every link?  If not, list every upstream in an attribute.
+
+        Checked only for spans with more links than any span found complete so far, so
+        that in the usual case it costs one comparison.
+        """
+        if not getattr(span, "dropped_links", 0):
+            self._links_kept = max(self._links_kept, given)
+            return
         span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in created.deps])
         if self._warned_links:
             return
@@ -477,11 +485,12 @@ def _record_error(span: Span, event: TaskFinished, end: int) -> None:
         )
 
 
-def _exogenous_ids(attrs: dict[str, AttributeValue], created: TaskCreated) -> None:
-    """The exogenous upstreams' ids, if any: Jaeger keeps no link attributes."""
-    exogenous = [up for up, kind in created.deps if kind is _EXOGENOUS]
-    if exogenous:
-        attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = exogenous
+def _links(ups: list[_TaskState], exogenous: list[int] | None) -> list[Link]:
+    """One link per upstream that has a span; only exogenous ones carry their kind."""
+    if exogenous is None:
+        return [Link(up.ctx) for up in ups if up.ctx is not None]
+    return [Link(up.ctx, _EXOGENOUS_LINK if up.id in exogenous else None)
+            for up in ups if up.ctx is not None]
 
 
 def _safe_str(error: BaseException) -> str:
