@@ -12,6 +12,8 @@ of making spans, not of shipping them.  Alternated over several rounds (median k
     tell the SDK's share of the added cost from the sink's own and the engine's events);
 (b) aiodag in a ``Run``, no sinks;
 (e) aiodag in a ``Run`` with a sink that does nothing: the engine's events alone;
+(h) aiodag in a ``Run``, each task's body making a bare span with its upstreams' links
+    by hand: the bare span's cost in place, amid the loop's work;
 (c) aiodag in a ``Run`` with an ``OpenTelemetrySink``: one span per task, two links.
 
 The sink's cost per task is (c) − (b); its overhead beyond the bare span is
@@ -33,9 +35,10 @@ from bench_engine import WIDTH, build_aiodag, upstreams_of
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 
-from aiodag import Run
+from aiodag import Run, TaskHandle, task
 from aiodag.events import Event
 from aiodag.trace import OpenTelemetrySink
 from aiodag.typing import Sink
@@ -119,6 +122,40 @@ def sdk_task_spans(provider: TracerProvider, n: int) -> Callable[[], None]:
     return run
 
 
+def dag_with_bare_spans(provider: TracerProvider, n: int) -> Callable[[], None]:
+    """(h): the DAG in a Run, each task's body making a bare span linked to its upstreams'.
+
+    The cheapest tracing by hand, in the same place as the sink's: the span's cost
+    amid the event loop's work, rather than in a tight loop as in (s).
+    """
+    tracer = provider.get_tracer("bench")
+
+    @task(name="leaf")
+    async def leaf_span() -> SpanContext:
+        span = tracer.start_span("leaf")
+        span.end()
+        return span.get_span_context()
+
+    @task(name="node")
+    async def node_span(a: SpanContext, b: SpanContext) -> SpanContext:
+        span = tracer.start_span("node", links=[trace.Link(a), trace.Link(b)])
+        span.end()
+        return span.get_span_context()
+
+    async def main() -> None:
+        async with Run("bench"):
+            handles: list[TaskHandle[SpanContext]] = []
+            for i in range(n):
+                if i < WIDTH:
+                    handles.append(leaf_span())
+                else:
+                    a, b = upstreams_of(i, WIDTH)
+                    handles.append(node_span(handles[a], handles[b]))
+            await asyncio.gather(*handles[-WIDTH:])
+
+    return lambda: asyncio.run(main())
+
+
 def ignore(event: Event) -> None:
     """(e): a sink that does nothing."""
 
@@ -150,6 +187,7 @@ def main() -> None:
         "(t) SDK, the sink's span": sdk_task_spans(provider, n),
         "(b) aiodag in a Run": dag_in_run(n, None),
         "(e) ... + a sink doing nothing": dag_in_run(n, ignore),
+        "(h) ... + bare spans by hand": dag_with_bare_spans(provider, n),
         "(c) ... + OpenTelemetrySink": dag_in_run(n, sink),
     }
     small = {
@@ -157,6 +195,7 @@ def main() -> None:
         "t": sdk_task_spans(provider, n // 10),
         "b": dag_in_run(n // 10, None),
         "e": dag_in_run(n // 10, ignore),
+        "h": dag_with_bare_spans(provider, n // 10),
         "c": dag_in_run(n // 10, sink),
     }
     for run in small.values():  # warm-up round, not counted
@@ -167,6 +206,7 @@ def main() -> None:
             times[name].append(timed(run, provider, not args.gc_off))
     provider.shutdown()
     expected = ((n // 10) + 1 + args.rounds * (n + 1)) * 3  # (s), (t), (c): + parent/run
+    expected += (n // 10) + args.rounds * n  # (h)
     assert exporter.spans == expected, (exporter.spans, expected)
 
     per = {name: statistics.median(samples) / n * 1e6 for name, samples in times.items()}
@@ -187,6 +227,11 @@ def main() -> None:
           f"= {ratio:.2f}× (s) ({verdict} the target of ≤ {TARGET}×)")
     print(f"    of which the SDK's attributes, status and times on the span, (t) - (s): "
           f"{shaped - sdk:.2f} µs")
+    in_situ = per["(h) ... + bare spans by hand"] - per["(b) aiodag in a Run"]
+    beyond = per["(c) ... + OpenTelemetrySink"] - per["(h) ... + bare spans by hand"]
+    print(f"  the bare span amid the loop's work, (h) - (b): {in_situ:.2f} µs = "
+          f"{in_situ / sdk:.2f}× (s); the sink beyond it, (c) - (h): {beyond:.2f} µs = "
+          f"{beyond / in_situ:.2f}× (h) - (b)")
     events = per["(e) ... + a sink doing nothing"] - per["(b) aiodag in a Run"]
     print(f"    the engine's events for a sink, (e) - (b): {events:.2f} µs")
     print(f"    the rest (the sink's own work, the garbage collector, and the SDK's code "
