@@ -6,12 +6,16 @@
     configure(endpoint="jaeger:4318", protocol="http")
     configure(file="traces.jsonl")                # OTLP JSON lines; no server needed
 
-Everything here is standard OpenTelemetry: an SDK ``TracerProvider``, a
-``BatchSpanProcessor`` per destination, the official OTLP exporters (gRPC or
-HTTP/protobuf) and the official OTLP JSON file exporter.  What aiodag adds is the
-behaviour when the collector is not there: the pipeline must not notice, the user must
-get one clear warning (not a retry log per batch), and flushing at exit must take
-seconds, not minutes.  :class:`_ReportingExporter` does that.
+Everything here is standard OpenTelemetry: an SDK ``TracerProvider`` and the official
+OTLP exporters (gRPC or HTTP/protobuf) and OTLP JSON file exporter.  What aiodag adds:
+
+* nothing lost silently: span limits that keep every link (one per dependency), and
+  an :class:`~aiodag.trace.export.ExportProcessor` per destination instead of the
+  SDK's ``BatchSpanProcessor``, which never drops a span bound for a file and counts
+  those a network export drops (:func:`aiodag.trace.export_stats`);
+* the behaviour when the collector is not there: the pipeline must not notice, the user
+  must get one clear warning (not a retry log per batch), and flushing at exit must take
+  seconds, not minutes.  :class:`_ReportingExporter` does that.
 """
 
 from __future__ import annotations
@@ -96,12 +100,16 @@ def configure(
       :class:`~aiodag.trace.OpenTelemetrySink` uses by default.
 
     The other standard variables (``OTEL_EXPORTER_OTLP_HEADERS``, ``..._TIMEOUT``,
-    ``..._COMPRESSION``, ``..._CERTIFICATE``, ``OTEL_BSP_*``, ``OTEL_RESOURCE_ATTRIBUTES``)
-    are honoured by the OpenTelemetry SDK and exporters themselves.
+    ``..._COMPRESSION``, ``..._CERTIFICATE``, ``OTEL_RESOURCE_ATTRIBUTES``,
+    ``OTEL_SPAN_LINK_COUNT_LIMIT``) are honoured by the OpenTelemetry SDK and exporters
+    themselves; ``OTEL_BSP_MAX_QUEUE_SIZE``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` and
+    ``OTEL_BSP_SCHEDULE_DELAY`` (milliseconds) size the export queues.
 
-    If the receiver cannot be reached, the pipeline runs on: the warning is logged once
-    (logger ``aiodag.trace``), spans are dropped until the receiver answers, and
-    ``provider.shutdown()`` (run at exit) takes at most about :data:`EXPORT_TIMEOUT_S`.
+    Spans bound for ``file`` are never dropped: when the writer falls behind, ending a
+    span waits for room.  If the receiver cannot be reached, the pipeline runs on: the
+    warning is logged once (logger ``aiodag.trace.export``), spans are dropped (and
+    counted) until the receiver answers, ``provider.shutdown()`` (run at exit) takes at
+    most about :data:`EXPORT_TIMEOUT_S` and warns with the number of spans lost.
 
     >>> provider = configure("etl", endpoint="localhost:4317")
     >>> async with aiodag.Run("etl", sinks=[OpenTelemetrySink()]): ...
