@@ -233,3 +233,27 @@ async def test_spans_dropped_during_a_run_are_on_its_span(tmp_path: Path) -> Non
     runs = {s["name"]: json_attributes(s) for s in file_spans(path)
             if attr.RUN_ID in json_attributes(s)}
     assert int(runs["lossy"][attr.RUN_SPANS_DROPPED]) == 10
+
+
+def test_a_forked_child_exports_with_a_writer_of_its_own(tmp_path: Path) -> None:
+    """A process pool's forked worker ending many spans neither hangs nor loses them."""
+    import multiprocessing
+
+    path = tmp_path / "trace.jsonl"
+    provider = configure(file=path, install=False)
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_end_spans_and_flush, args=(provider, 20_000))
+    child.start()
+    child.join(timeout=30)
+    if child.exitcode is None:
+        child.kill()
+    provider.shutdown()
+    assert child.exitcode == 0
+    assert len(file_spans(path)) == 20_000
+
+
+def _end_spans_and_flush(provider: TracerProvider, n: int) -> None:
+    tracer = provider.get_tracer("child")
+    for i in range(n):
+        tracer.start_span("s", attributes={"i": i}).end()
+    provider.shutdown()

@@ -19,8 +19,10 @@ command's summary can say how many spans did not arrive.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Sequence
 
 from opentelemetry.context import (
@@ -87,10 +89,32 @@ class ExportProcessor(SpanProcessor):
         )
         self._stopped = False
         self._warned = False
-        self._worker = threading.Thread(
-            target=self._work, name=f"aiodag-export {stats.where}", daemon=True
+        self._worker = self._start_worker()
+        if hasattr(os, "register_at_fork"):
+            # A forked child (a process pool's worker) has no writer thread: a blocking
+            # queue would fill and hang it.  Give it its own, as the SDK's processors do.
+            weak_self = weakref.ref(self)
+
+            def after_in_child() -> None:
+                processor = weak_self()
+                if processor is not None:
+                    processor._after_fork()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _start_worker(self) -> threading.Thread:
+        worker = threading.Thread(
+            target=self._work, name=f"aiodag-export {self.stats.where}", daemon=True
         )
-        self._worker.start()
+        worker.start()
+        return worker
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = []  # the parent's spans: the parent exports them
+        self._batches = queue.Queue(maxsize=self._batches.maxsize)
+        if not self._stopped:
+            self._worker = self._start_worker()
 
     def __repr__(self) -> str:
         s = self.stats
