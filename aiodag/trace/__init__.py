@@ -6,8 +6,9 @@
 ...     upload(merge(fetch("a"), fetch("b")))
 
 :class:`OpenTelemetrySink` needs only the OpenTelemetry API; :func:`configure` builds
-an SDK provider with the official exporters.  The attribute names the sink writes are
-constants in :mod:`aiodag.trace.attributes`.
+an SDK provider with the official exporters, and :func:`export_stats` tells how many of
+its spans were exported and dropped.  The attribute names the sink writes are constants
+in :mod:`aiodag.trace.attributes`.
 """
 
 from .configure import configure

@@ -6,15 +6,14 @@ the ``aiodag.`` namespace, as OpenTelemetry's naming rules ask of non-standard
 attributes.
 
 A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS`,
-:data:`TASK_WAIT_S` (when it ran),
-:data:`TASK_CALLER_ID` (when another task called it) and
-:data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies); each of its
-links to an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is a
-data dependency).  A task with more dependencies than the provider keeps links also
-carries :data:`TASK_UPSTREAM_IDS`.  A run span carries :data:`RUN_NAME`,
-:data:`RUN_ID` and, once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
+:data:`TASK_WAIT_S` (when it ran), :data:`TASK_CALLER_ID` (when another task called it)
+and :data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies); each of
+its links to an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is
+a data dependency).  A task with more dependencies than the provider keeps links also
+carries :data:`TASK_UPSTREAM_IDS`.  A run span carries :data:`RUN_NAME`, :data:`RUN_ID`
+and, once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
 :data:`RUN_CRITICAL_PATH`, :data:`RUN_CRITICAL_PATH_S`, :data:`RUN_TASKS` and
-:data:`RUN_TASK_COUNTS`).
+:data:`RUN_TASK_COUNTS`), and :data:`RUN_SPANS_DROPPED` if spans were lost meanwhile.
 """
 
 from __future__ import annotations
