@@ -143,7 +143,8 @@ class Outputs:
                 lines.append(f"trace: {self.trace_path} ({stats.exported:,} spans)"
                              if not stats.dropped else
                              f"trace: {self.trace_path}: {stats.exported:,} of {total:,} "
-                             f"spans written, {stats.dropped:,} lost ({stats.reason})")
+                             f"spans written, {stats.dropped:,} lost "
+                             f"({stats.reason or 'the file exporter failed: see above'})")
             elif not stats.dropped:
                 lines.append(f"trace exported over OTLP to {stats.where} "
                              f"({stats.exported:,} spans)")
