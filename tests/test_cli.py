@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +73,7 @@ def test_demo_writes_drawings_and_trace_and_prints_a_summary(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("run 'etl': 14 tasks, makespan ")
-    assert lines[1].startswith("critical path: fetch('c1') → concatenate(")
+    assert lines[1].startswith("critical path (4 tasks): fetch('c1') → concatenate(")
     assert lines[1].split(" → ")[-1].startswith("upload(")
     calls = ("fetch(", "concatenate(", "strip", "upload(")
     table = [line for line in lines if line.startswith(calls)]
@@ -105,7 +108,8 @@ def test_run_executes_a_users_pipeline_with_outputs(tmp_path: Path) -> None:
     ]
     spans = trace_spans(tmp_path / "trace.jsonl")
     merge = next(s for s in spans if s["name"] == "merge")
-    kinds = sorted(link["attributes"][0]["value"]["stringValue"] for link in merge["links"])
+    kinds = sorted(link["attributes"][0]["value"]["stringValue"] if link.get("attributes")
+                   else "data" for link in merge["links"])
     assert kinds == ["data", "data", "exogenous"]
 
 
@@ -194,11 +198,35 @@ def test_bad_input_gets_one_clear_line_and_no_traceback(
 
 
 def test_progress_is_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
-    """Piped output gets plain progress lines ending with the final counts."""
+    """Piped output gets plain progress lines ending with the final counts, once."""
     result = aiodag("run", PIPELINES / "good.py", "--out", tmp_path)
-    progress = [line for line in result.stderr.splitlines() if line.startswith("done ")]
+    progress = [line for line in result.stderr.splitlines() if line.startswith("ok ")]
     assert progress, result.stderr
-    assert progress[-1].startswith("done 4  running 0  pending 0  failed 0  elapsed ")
+    assert progress[-1].startswith(
+        "ok 4  running 0  pending 0  failed 0  upstream_failed 0  cancelled 0  elapsed "
+    )
+    finals = [line for line in progress if line.startswith("ok 4  running 0  pending 0")]
+    assert len(finals) == 1, progress
+
+
+def test_progress_counts_cancelled_tasks_apart_and_prints_the_end_once() -> None:
+    """Cancelled tasks are not "done"; the last line is not printed twice."""
+    import io
+
+    from aiodag.cli.progress import Progress
+    from aiodag.events import TaskCreated, TaskFinished, TaskStarted, TaskStatus
+
+    stream = io.StringIO()
+    with Progress(stream, interval=0.0) as progress:
+        for i, status in enumerate((TaskStatus.OK, TaskStatus.CANCELLED, TaskStatus.FAILED)):
+            progress(TaskCreated(i, "t", "t()", None, (), (), (), 0))
+            if status is not TaskStatus.CANCELLED:
+                progress(TaskStarted(i, 0))
+            progress(TaskFinished(i, status, None, None, 0))
+    final = "ok 1  running 0  pending 0  failed 1  upstream_failed 0  cancelled 1  elapsed "
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith(final)
+    assert len([line for line in lines if line.startswith(final)]) == 1, lines
 
 
 @pytest.mark.dot
@@ -227,7 +255,7 @@ def test_progress_is_a_live_display_on_a_terminal(tmp_path: Path) -> None:
         os.close(leader)
     screen = b"".join(chunks).decode()
     assert "\x1b[" in screen  # drawn with terminal control sequences, not plain lines
-    assert "done 14  running 0  pending 0  failed 0" in screen
+    assert "ok 14  running 0  pending 0  failed 0  upstream_failed 0  cancelled 0" in screen
     assert "\r" in screen  # the line is redrawn in place
 
 
@@ -241,7 +269,7 @@ def test_demo_also_exports_over_otlp(
     result = aiodag("demo", "--out", tmp_path, "--speed", "0.01", "--otlp", url,
                     "--otlp-protocol", protocol)
     assert result.returncode == 0, result.stderr
-    assert f"trace exported over OTLP to {url}" in result.stdout
+    assert f"trace exported over OTLP to {url} (15 spans)" in result.stdout
     spans = received.spans()
     assert sorted({s["name"] for s in spans}) == ["concatenate", "etl", "fetch",
                                                   "strip_numbers", "upload"]
@@ -293,3 +321,100 @@ def test_render_reads_jaegers_api_json_too(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "rendered run 'etl' (14 tasks)" in result.stdout
     assert svg_nodes(tmp_path / "j.svg").keys() == svg_nodes(tmp_path / "pipeline.svg").keys()
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
+    tmp_path: Path, signum: int, status: int
+) -> None:
+    """SIGTERM / SIGINT: the run is cancelled, its trace, drawings and summary written."""
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiodag", "run", str(PIPELINES / "slow.py"),
+         "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "AIODAG_TEST_READY": str(ready)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the pipeline never got ready"
+            time.sleep(0.02)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == status, stderr
+    assert f"stopped by {signal.Signals(signum).name}: 2 task(s) cancelled" in stderr
+    assert "Traceback" not in stderr
+    assert stdout.startswith("run 'slow': 22 tasks")
+    spans = trace_spans(tmp_path / "out" / "trace.jsonl")
+    statuses = Counter(s["attrs"].get("aiodag.task.status") for s in spans
+                       if "aiodag.task.id" in s["attrs"])
+    assert statuses == {"ok": 20, "cancelled": 2}
+    [run_span] = [s for s in spans if "aiodag.run.id" in s["attrs"]]
+    assert run_span["attrs"]["aiodag.run.tasks.cancelled"] == "2"
+    assert (tmp_path / "out" / "pipeline.png").stat().st_size > 0
+    assert len(svg_nodes(tmp_path / "out" / "pipeline.svg")) == 22
+
+
+# -- the command's messages ---------------------------------------------------------------
+
+def test_version() -> None:
+    """aiodag --version: the package's version."""
+    import aiodag as package
+
+    result = aiodag("--version")
+    assert (result.returncode, result.stdout) == (0, f"aiodag {package.__version__}\n")
+
+
+def test_otlp_with_nothing_listening_is_said_once_with_the_counts(tmp_path: Path) -> None:
+    """One line: not exported, how many spans were dropped, why; no library advice."""
+    from otlp_receivers import free_port
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    result = aiodag("demo", "--out", tmp_path, "--speed", "0.01", "--otlp", endpoint)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    [line] = [line for line in output.splitlines() if endpoint in line]
+    assert line.startswith(f"trace not exported over OTLP to http://{endpoint}: "
+                           "0 of 15 spans exported, 15 dropped (")
+    assert "Connection refused" in line or "failed to connect" in line.lower()
+    assert "configure(" not in output and "cannot export spans" not in output
+    assert f"trace: {tmp_path / 'trace.jsonl'} (15 spans)" in result.stdout
+
+
+def test_an_error_passed_on_by_an_awaiting_task_is_counted_once(tmp_path: Path) -> None:
+    """A task that awaited a failed task and let its error through is not a second error."""
+    result = aiodag("run", f"{PIPELINES / 'failing.py'}:passes_on", "--out", tmp_path)
+    assert result.returncode == 1
+    assert "run 'failing' failed: 4 task(s) raised" in result.stderr
+    report = result.stderr[result.stderr.index("run 'failing' failed"):].splitlines()
+    assert report[1:] == [*["  load('bad'): ValueError: cannot load 'bad'"] * 4,
+                          "  waits_for_the_first(): awaited load('bad') and let its error "
+                          "through"]
+
+
+def test_a_large_run_is_summarised_and_all_tasks_gives_the_table(tmp_path: Path) -> None:
+    """200 tasks: status counts, the longest tasks, the path's ends; --all-tasks: all."""
+    # (Drawn aggregated: the drawing is not what this test is about.)
+    result = aiodag("run", PIPELINES / "many.py", "--out", tmp_path, "--aggregate-above", "10")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) < 40, result.stdout
+    assert lines[0].startswith("run 'many': 200 tasks, makespan ")
+    path = lines[1]
+    assert path.startswith("critical path (30 tasks): step(None, 0) → ")
+    assert "→ … 22 more … →" in path and path.endswith("step(step#29, 29)")
+    assert "tasks: 200 ok" in result.stdout
+    assert "the 10 longest tasks:" in result.stdout
+    assert "--all-tasks" in result.stdout
+    full = aiodag("run", PIPELINES / "many.py", "--out", tmp_path, "--all-tasks",
+                  "--aggregate-above", "10").stdout
+    rows = [line for line in full.splitlines() if line.startswith(("step(", "side("))]
+    assert len(rows) == 200
+    assert "more …" not in full

@@ -12,18 +12,21 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from subprocess import CalledProcessError
 from typing import Any, NoReturn
 
+from .. import __version__
 from ..demo import etl_pipeline
+from ..events import TaskStatus
 from ..viz.options import DIRECTIONS
 from .errors import UsageError
 from .outputs import Outputs
 from .pipeline import load_pipeline
-from .report import failure_report, summary
+from .report import FULL_TABLE_MAX, failure_report, summary
 
 __all__ = ["UsageError", "main"]
 
@@ -55,6 +58,10 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--otlp-protocol", choices=("grpc", "http"), default=None,
                         help="OTLP transport (default: $OTEL_EXPORTER_OTLP_PROTOCOL, else "
                              "http for port 4318 or a /v1/traces path, else grpc)")
+    parser.add_argument("--all-tasks", action="store_true",
+                        help=f"print a row for every task and the whole critical path "
+                             f"(by default runs of over {FULL_TABLE_MAX} tasks are "
+                             "summarised)")
 
 
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +74,7 @@ def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aiodag", description="Build, run, trace and draw asyncio DAGs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
 
@@ -131,13 +139,18 @@ def _execute(args: argparse.Namespace, name: str,
     outputs = Outputs(args.out, otlp=args.otlp or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
                       otlp_protocol=args.otlp_protocol, options=_drawing_options(args))
     result = asyncio.run(outputs.run(name, pipeline))
-    print(summary(result.run))
+    print(summary(result.run, full=args.all_tasks))
     for line in outputs.written():
         print(line)
     if result.failed:
         print(failure_report(result.run, result.pipeline_errors), file=sys.stderr)
-        return 1
-    return 0
+    if result.signal is not None:
+        cancelled = result.run.counts()[TaskStatus.CANCELLED]
+        print(f"aiodag: run {result.run.name!r} stopped by {signal.Signals(result.signal).name}"
+              f": {cancelled} task(s) cancelled; the outputs above hold what ran",
+              file=sys.stderr)
+        return 128 + result.signal  # the shell's convention: 130 for SIGINT, 143 SIGTERM
+    return 1 if result.failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -8,8 +8,11 @@ the pipeline fails.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit
 
 from ..errors import is_task_failure
 from ..runs import Run
+from ..trace.stats import ExportStats, export_stats
 from ..typing import Sink
 from .errors import UsageError
 from .progress import Progress
@@ -34,6 +38,8 @@ class RunResult:
     run: Run
     pipeline_errors: list[BaseException] = field(default_factory=list)
     """Exceptions raised by the pipeline function itself, not by its tasks."""
+    signal: int | None = None
+    """The signal (SIGINT, SIGTERM) that stopped the run, if one did."""
 
     @property
     def failed(self) -> bool:
@@ -89,8 +95,13 @@ class Outputs:
         live = LiveSVG(self.svg_path, interval=0.5, **self.options)
         sinks: list[Sink] = [OpenTelemetrySink(provider), live]
         errors: list[BaseException] = []
+        stopping = _SignalStop()
+        # The exporters' warnings are meant for library users; the command says what
+        # became of the trace itself, once, at the end (see _export_report).
+        export_logger = logging.getLogger("aiodag.trace.export")
+        export_logger.addFilter(_silence)
         try:
-            with Progress() as progress:
+            with stopping, Progress() as progress:
                 run = Run(name, sinks=[*sinks, progress], raise_errors=False)
                 try:
                     async with run:
@@ -104,12 +115,18 @@ class Outputs:
                     # The pipeline function itself raised (its tasks' failures are on
                     # the run): the run has cancelled what was left. Report, still write.
                     errors.extend(group.exceptions)
+                except asyncio.CancelledError:
+                    if not stopping.stopped_by:
+                        raise
+                    # A signal: the run has cancelled its tasks and ended their spans.
+                    # What ran is traced; write it all, as for a failed run.
             await live.flush()
         finally:
-            provider.shutdown()  # flushes the trace file (and the OTLP export, bounded)
-        self._written.append(f"trace: {self.trace_path}")
-        if self.otlp:
-            self._written.append(f"trace exported over OTLP to {self.otlp}")
+            try:
+                provider.shutdown()  # flushes the trace file (and the OTLP export, bounded)
+            finally:
+                export_logger.removeFilter(_silence)
+        self._written.extend(self._export_report(export_stats(provider)))
         try:
             for path in (self.svg_path, self.png_path):
                 render(run, path, **self.options)
@@ -118,4 +135,77 @@ class Outputs:
             # The trace is written and is the source of truth; say how to get the rest.
             self._written.append(f"drawings not written: {exc}")
         self._written.extend(write_timing_outputs(run, self.out))
-        return RunResult(run, errors)
+        return RunResult(run, errors, stopping.stopped_by)
+
+
+    def _export_report(self, destinations: Sequence[ExportStats]) -> list[str]:
+        lines = []
+        for stats in destinations:
+            total = stats.exported + stats.dropped
+            if stats.where == os.fspath(self.trace_path):
+                lines.append(f"trace: {self.trace_path} ({stats.exported:,} spans)"
+                             if not stats.dropped else
+                             f"trace: {self.trace_path}: {stats.exported:,} of {total:,} "
+                             f"spans written, {stats.dropped:,} lost "
+                             f"({stats.reason or 'the file exporter failed: see above'})")
+            elif not stats.dropped:
+                lines.append(f"trace exported over OTLP to {stats.where} "
+                             f"({stats.exported:,} spans)")
+            else:
+                why = (f"{stats.reason}; is an OTLP receiver such as Jaeger listening "
+                       "there?" if stats.reason else
+                       "the export queue was full: the receiver did not keep up")
+                lines.append(
+                    f"trace {'partly' if stats.exported else 'not'} exported over OTLP to "
+                    f"{stats.where}: {stats.exported:,} of {total:,} spans exported, "
+                    f"{stats.dropped:,} dropped ({why})"
+                )
+        return lines
+
+
+def _silence(record: logging.LogRecord) -> bool:
+    return False
+
+
+class _SignalStop:
+    """While entered: SIGINT and SIGTERM cancel the current task (the command's run).
+
+    The run then cancels its tasks and ends, so the trace, the drawings and the
+    summary are still written; :attr:`stopped_by` says which signal came.  A signal
+    received while the run is already stopping cancels its tasks again.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.stopped_by: int | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._installed: list[int] = []
+
+    def __enter__(self) -> _SignalStop:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        for signum in self.SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._received, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # Windows, or not the main thread: Ctrl-C stays KeyboardInterrupt
+            self._installed.append(signum)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._installed:
+            loop.remove_signal_handler(signum)
+        self._installed.clear()
+        if self.stopped_by is not None and self._task is not None:
+            while self._task.cancelling():
+                self._task.uncancel()  # handled: the outputs are written next
+
+    def _received(self, signum: int) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = signum
+            logger.warning("%s received: cancelling the run, then writing its trace, "
+                           "drawing and summary", signal.Signals(signum).name)
+        if self._task is not None:
+            self._task.cancel(f"{signal.Signals(signum).name} received")

@@ -1,8 +1,9 @@
 """A live progress display for a run: a sink counting tasks by state.
 
-On a terminal it draws a ``rich`` status line (done / running / pending / failed,
-elapsed) that refreshes itself; elsewhere (a log, a pipe, CI) it prints a plain line at
-most once per ``interval`` seconds and a last one when the run ends.
+On a terminal it draws a ``rich`` status line (tasks per status, elapsed) that refreshes
+itself; elsewhere (a log, a pipe, CI) it prints a plain line at most once per
+``interval`` seconds and a last one when the run ends, unless the counts in the line
+just printed were already the final ones.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ..events import Event, RunFinished, TaskCreated, TaskFinished, TaskStarted,
 
 __all__ = ["Progress"]
 
+_ENDED = tuple(status for status in TaskStatus if status.is_terminal)
+
 
 class Progress:
     """A sink (and context manager) showing how far a run has got."""
@@ -27,7 +30,10 @@ class Progress:
     def __init__(self, stream: TextIO | None = None, *, interval: float = 1.0) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
-        self.pending = self.running = self.ok = self.failed = self.other = 0
+        self.pending = self.running = 0
+        self.ended = dict.fromkeys(_ENDED, 0)
+        """Tasks that ended, per terminal status."""
+        self._printed: tuple[int, ...] | None = None  # the counts of the last plain line
         self._start = time.monotonic()
         self._last_line = 0.0
         self._console = Console(file=self.stream)
@@ -35,16 +41,22 @@ class Progress:
         self._running_ids: set[int] = set()
 
     @property
-    def done(self) -> int:
-        """Tasks that have ended, whatever their status."""
-        return self.ok + self.failed + self.other
+    def failed(self) -> int:
+        """Tasks whose own code raised."""
+        return self.ended[TaskStatus.FAILED]
+
+    def _counts(self) -> tuple[int, ...]:
+        return (self.running, self.pending, *self.ended.values())
 
     def line(self) -> str:
-        """The current state in one line."""
+        """The current state in one line: tasks per status (ok first), elapsed time."""
         elapsed = time.monotonic() - self._start
+        ended = self.ended
         return (
-            f"done {self.done}  running {self.running}  pending {self.pending}  "
-            f"failed {self.failed}  elapsed {elapsed:.1f}s"
+            f"ok {ended[TaskStatus.OK]}  running {self.running}  pending {self.pending}  "
+            f"failed {ended[TaskStatus.FAILED]}  "
+            f"upstream_failed {ended[TaskStatus.UPSTREAM_FAILED]}  "
+            f"cancelled {ended[TaskStatus.CANCELLED]}  elapsed {elapsed:.1f}s"
         )
 
     def __enter__(self) -> Progress:
@@ -62,7 +74,7 @@ class Progress:
         if self._live is not None:
             self._live.stop()
             self._live = None
-        else:
+        elif self._printed != self._counts():
             self._print_line()
 
     def _render(self) -> Text:
@@ -70,6 +82,7 @@ class Progress:
 
     def _print_line(self) -> None:
         self._last_line = time.monotonic()
+        self._printed = self._counts()
         print(self.line(), file=self.stream, flush=True)
 
     def __call__(self, event: Event) -> None:
@@ -86,12 +99,7 @@ class Progress:
                 self.running -= 1
             else:
                 self.pending -= 1
-            if event.status is TaskStatus.OK:
-                self.ok += 1
-            elif event.status is TaskStatus.FAILED:
-                self.failed += 1
-            else:
-                self.other += 1
+            self.ended[event.status] += 1
         elif isinstance(event, RunFinished):
             return
         if self._live is None and time.monotonic() - self._last_line >= self.interval:

@@ -1,48 +1,114 @@
-"""What the command prints about a run: the summary table and the failure report."""
+"""What the command prints about a run: the summary and the failure report.
+
+A summary must stay readable for a run of 100,000 tasks: above :data:`FULL_TABLE_MAX`
+tasks (unless ``full=True``, the command's ``--all-tasks``) it shows the tasks per
+status, the longest tasks and those with the least slack, and the critical path with
+its middle elided.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 from ..events import TaskStatus
-from ..viz.model import RunLike, compute_slack, error_info, exception_message
+from ..viz.model import RunLike, TaskLike, compute_slack, error_info, exception_message
 
-__all__ = ["failure_report", "summary"]
+__all__ = ["FULL_TABLE_MAX", "failure_report", "summary"]
+
+FULL_TABLE_MAX = 50
+"""Runs of up to this many tasks get one table row per task."""
+TOP = 10
+"""Rows in each of the summarised tables."""
+PATH_ENDS = 4
+"""Tasks shown at each end of a long critical path."""
 
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def summary(run: RunLike) -> str:
-    """Makespan, the critical path by label, and a table of the tasks."""
+def summary(run: RunLike, *, full: bool = False) -> str:
+    """Makespan, the critical path by label, and a table of the tasks.
+
+    Above :data:`FULL_TABLE_MAX` tasks, unless ``full``: the counts per status, the
+    :data:`TOP` longest tasks and the :data:`TOP` with the least slack off the critical
+    path, and the path shortened to its ends.
+    """
     tasks = list(run.tasks)
-    lines = [f"run {run.name!r}: {len(tasks)} tasks, makespan {run.makespan:.3f} s"]
+    makespan = run.makespan
+    lines = [f"run {run.name!r}: {len(tasks):,} tasks, makespan {makespan:.3f} s"]
     path = run.critical_path()
-    lines.append("critical path: " + (" → ".join(t.label for t in path) or "-"))
-    slack = compute_slack(tasks, run.makespan)
-    width = min(max((len(t.label) for t in tasks), default=4), 60)
-    lines.append(f"{'task':<{width}}  {'status':<15} {'start':>8} {'duration':>9} {'slack':>8}")
+    labels = [t.label for t in path]
+    if not full and len(labels) > 2 * PATH_ENDS + 1:
+        elided = len(labels) - 2 * PATH_ENDS
+        labels = [*labels[:PATH_ENDS], f"… {elided:,} more …", *labels[-PATH_ENDS:]]
+    lines.append(f"critical path ({len(path):,} tasks): " + (" → ".join(labels) or "-"))
+    slack = compute_slack(tasks, makespan)
+    if full or len(tasks) <= FULL_TABLE_MAX:
+        lines.extend(_table(tasks, slack))
+        return "\n".join(lines)
+    counts: dict[str, int] = {}
     for t in tasks:
-        label = t.label if len(t.label) <= width else t.label[: width - 1] + "…"
-        lines.append(
-            f"{label:<{width}}  {t.status!s:<15} {_seconds(t.started):>8} "
-            f"{_seconds(t.duration):>9} {_seconds(slack.get(t.id)):>8}"
-        )
+        counts[str(t.status)] = counts.get(str(t.status), 0) + 1
+    lines.append("tasks: " + ", ".join(f"{n:,} {status}" for status, n in counts.items()))
+    ran = [t for t in tasks if t.duration is not None]
+    longest = sorted(ran, key=lambda t: -(t.duration or 0.0))[:TOP]
+    lines.append(f"the {len(longest)} longest tasks:")
+    lines.extend(_table(longest, slack))
+    on_path = {t.id for t in path}
+    tight = sorted((t for t in ran if t.id in slack and t.id not in on_path),
+                   key=lambda t: slack[t.id])[:TOP]
+    if tight:
+        lines.append(f"the {len(tight)} tasks off the critical path with the least slack:")
+        lines.extend(_table(tight, slack))
+    lines.append(f"({len(tasks):,} tasks in all: --all-tasks prints a row for each, "
+                 "and the whole critical path)")
     return "\n".join(lines)
 
 
+def _table(tasks: Sequence[TaskLike], slack: dict[Hashable, float]) -> Iterable[str]:
+    width = min(max((len(t.label) for t in tasks), default=4), 60)
+    yield f"{'task':<{width}}  {'status':<15} {'start':>8} {'duration':>9} {'slack':>8}"
+    for t in tasks:
+        label = t.label if len(t.label) <= width else t.label[: width - 1] + "…"
+        yield (
+            f"{label:<{width}}  {t.status!s:<15} {_seconds(t.started):>8} "
+            f"{_seconds(t.duration):>9} {_seconds(slack.get(t.id)):>8}"
+        )
+
+
 def failure_report(run: RunLike, failures: Sequence[BaseException] = ()) -> str:
-    """The failed tasks with their errors, and how many tasks they kept from running."""
+    """The failed tasks with their errors, and how many tasks they kept from running.
+
+    A task whose body awaited a failed task and let its exception through ends failed
+    with the very same exception: it is listed as passing that failure on, not counted
+    as a second error.
+    """
     tasks = list(run.tasks)
     failed = [t for t in tasks if t.status == TaskStatus.FAILED]
-    skipped = sum(1 for t in tasks if t.status == TaskStatus.UPSTREAM_FAILED)
-    lines = [f"run {run.name!r} failed: {len(failed)} task(s) raised"
-             + (f", {skipped} did not run because of them" if skipped else "")]
+    # The task that raised an exception finished before any task that passed it on.
+    failed.sort(key=lambda t: float("inf") if t.finished is None else t.finished)
+    raised_by: dict[int, TaskLike] = {}  # id(exception) -> the task that raised it
+    raisers: list[TaskLike] = []
+    passed_on: list[tuple[TaskLike, TaskLike]] = []
     for t in failed:
+        error = getattr(t, "error", None)
+        origin = raised_by.get(id(error)) if error is not None else None
+        if origin is not None:
+            passed_on.append((t, origin))
+            continue
+        if error is not None:
+            raised_by[id(error)] = t
+        raisers.append(t)
+    skipped = sum(1 for t in tasks if t.status == TaskStatus.UPSTREAM_FAILED)
+    lines = [f"run {run.name!r} failed: {len(raisers)} task(s) raised"
+             + (f", {skipped} did not run because of them" if skipped else "")]
+    for t in raisers:
         info = error_info(t)
         error = f"{info.type}: {info.message}" if info else "unknown error"
         lines.append(f"  {t.label}: {error}")
+    for t, origin in passed_on:
+        lines.append(f"  {t.label}: awaited {origin.label} and let its error through")
     for exc in failures:
         lines.append(f"  the pipeline function itself raised {type(exc).__name__}: "
                      f"{exception_message(exc)}")

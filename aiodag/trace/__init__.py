@@ -6,11 +6,13 @@
 ...     upload(merge(fetch("a"), fetch("b")))
 
 :class:`OpenTelemetrySink` needs only the OpenTelemetry API; :func:`configure` builds
-an SDK provider with the official exporters.  The attribute names the sink writes are
-constants in :mod:`aiodag.trace.attributes`.
+an SDK provider with the official exporters, and :func:`export_stats` tells how many of
+its spans were exported and dropped.  The attribute names the sink writes are constants
+in :mod:`aiodag.trace.attributes`.
 """
 
 from .configure import configure
 from .sink import OpenTelemetrySink
+from .stats import ExportStats, export_stats
 
-__all__ = ["OpenTelemetrySink", "configure"]
+__all__ = ["ExportStats", "OpenTelemetrySink", "configure", "export_stats"]

@@ -6,11 +6,14 @@ the ``aiodag.`` namespace, as OpenTelemetry's naming rules ask of non-standard
 attributes.
 
 A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS`,
-:data:`RUN_NAME` (when the task is in a run) and :data:`TASK_WAIT_S` (when it ran);
-each of its links carries :data:`DEPENDENCY_KIND`.  A run span carries :data:`RUN_NAME`,
-:data:`RUN_ID` and, once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
+:data:`TASK_WAIT_S` (when it ran), :data:`TASK_CALLER_ID` (when another task called it)
+and :data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies); each of
+its links to an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is
+a data dependency).  A task with more dependencies than the provider keeps links also
+carries :data:`TASK_UPSTREAM_IDS`.  A run span carries :data:`RUN_NAME`, :data:`RUN_ID`
+and, once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
 :data:`RUN_CRITICAL_PATH`, :data:`RUN_CRITICAL_PATH_S`, :data:`RUN_TASKS` and
-:data:`RUN_TASK_COUNTS`).
+:data:`RUN_TASK_COUNTS`), and :data:`RUN_SPANS_DROPPED` if spans were lost meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "RUN_ID",
     "RUN_MAKESPAN_S",
     "RUN_NAME",
+    "RUN_SPANS_DROPPED",
     "RUN_TASKS",
     "RUN_TASK_COUNTS",
     "TASK_ARGS",
@@ -41,6 +45,7 @@ __all__ = [
     "TASK_KWARGS",
     "TASK_LABEL",
     "TASK_STATUS",
+    "TASK_UPSTREAM_IDS",
     "TASK_WAIT_S",
 ]
 
@@ -56,6 +61,18 @@ TASK_WAIT_S = "aiodag.task.wait_s"
 """Seconds between the call and the start of the body (float); absent if it never ran."""
 TASK_FAILED_UPSTREAM = "aiodag.task.failed_upstream"
 """On an ``upstream_failed`` span: the id of the dependency whose failure stopped it."""
+TASK_CALLER_ID = "aiodag.task.caller_id"
+"""The id of the task whose body called this one (int); absent for calls from plain code.
+
+It tells a task *spawned* by another apart from one merely depending on it."""
+TASK_EXOGENOUS_UPSTREAM_IDS = "aiodag.task.exogenous_upstream_ids"
+"""The ids of the task's exogenous upstreams (int array), in the order given; absent when
+it has none.  Jaeger's model keeps no link attributes, so this is what tells data from
+exogenous edges in a trace read back from Jaeger."""
+TASK_UPSTREAM_IDS = "aiodag.task.upstream_ids"
+"""Every upstream id of the task, in order (int array): written only when the tracer
+provider kept fewer links than the task has dependencies (an SDK provider's span
+limits, 128 links by default), so the stored trace still holds every edge."""
 TASK_ARGS = "aiodag.task.args"
 """With ``capture_args=True``: shortened ``repr``s of the positional arguments."""
 TASK_KWARGS = "aiodag.task.kwargs"
@@ -68,12 +85,14 @@ TASK_CALLER_ID = "aiodag.task.caller_id"
 # -- links -----------------------------------------------------------------------------
 
 DEPENDENCY_KIND = "aiodag.dependency.kind"
-"""On each link of a task span to an upstream task: ``data`` or ``exogenous``."""
+"""On a link of a task span to an exogenous upstream: ``exogenous``.  Links to data
+upstreams carry no attribute (one per link would cost every task): a link without
+it is ``data``."""
 
 # -- run spans -------------------------------------------------------------------------
 
 RUN_NAME = "aiodag.run.name"
-"""The run's name (str), on the run span and on each of its task spans."""
+"""The run's name (str), on the run span (the parent of its task spans)."""
 RUN_ID = "aiodag.run.id"
 """The run's id (int), unique in the process."""
 RUN_MAKESPAN_S = "aiodag.run.makespan_s"
@@ -88,6 +107,10 @@ RUN_CRITICAL_PATH_S = "aiodag.run.critical_path_s"
 ``makespan_s - critical_path_s`` is the time the path spent waiting: scheduling
 overhead, or tasks held back by something else than their dependencies.
 """
+RUN_SPANS_DROPPED = "aiodag.run.spans_dropped"
+"""Spans the provider built by :func:`aiodag.trace.configure` dropped while the run went
+on (a full export queue, a receiver that failed), as far as known when it ended; absent
+when none was.  Spans dropped later are in the warning at shutdown."""
 RUN_TASKS = "aiodag.run.tasks"
 """How many tasks the run had (int)."""
 RUN_TASK_COUNTS: MappingProxyType[TaskStatus, str] = MappingProxyType({

@@ -6,12 +6,16 @@
     configure(endpoint="jaeger:4318", protocol="http")
     configure(file="traces.jsonl")                # OTLP JSON lines; no server needed
 
-Everything here is standard OpenTelemetry: an SDK ``TracerProvider``, a
-``BatchSpanProcessor`` per destination, the official OTLP exporters (gRPC or
-HTTP/protobuf) and the official OTLP JSON file exporter.  What aiodag adds is the
-behaviour when the collector is not there: the pipeline must not notice, the user must
-get one clear warning (not a retry log per batch), and flushing at exit must take
-seconds, not minutes.  :class:`_ReportingExporter` does that.
+Everything here is standard OpenTelemetry: an SDK ``TracerProvider`` and the official
+OTLP exporters (gRPC or HTTP/protobuf) and OTLP JSON file exporter.  What aiodag adds:
+
+* nothing lost silently: span limits that keep every link (one per dependency), and
+  an :class:`~aiodag.trace.export.ExportProcessor` per destination instead of the
+  SDK's ``BatchSpanProcessor``, which never drops a span bound for a file and counts
+  those a network export drops (:func:`aiodag.trace.export_stats`);
+* the behaviour when the collector is not there: the pipeline must not notice, the user
+  must get one clear warning (not a retry log per batch), and flushing at exit must take
+  seconds, not minutes.  :class:`_ReportingExporter` does that.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter,
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .export import ExportProcessor
+from .stats import ExportStats, register
 
 __all__ = ["DEFAULT_SERVICE_NAME", "EXPORT_TIMEOUT_S", "RETRY_AFTER_S", "configure"]
 
-logger = logging.getLogger("aiodag.trace")
+logger = logging.getLogger("aiodag.trace.export")
 
 DEFAULT_SERVICE_NAME = "aiodag"
 """``service.name`` when neither the argument nor ``OTEL_SERVICE_NAME`` gives one."""
@@ -48,8 +55,13 @@ EXPORT_TIMEOUT_S = 5.0
 RETRY_AFTER_S = 10.0
 """After a failed export, batches are dropped at once for this many seconds."""
 _MAX_QUEUE_SIZE = 16_384
-"""Spans a batch processor buffers (the SDK's default is 2,048): a fast DAG ends many
-spans at once, and a trace missing spans is missing part of the DAG."""
+"""Spans waiting for export (the SDK's default is 2,048): a fast DAG ends many spans at
+once.  For a file, a full queue makes the pipeline wait; over the network, it drops
+spans, and counts them."""
+_BATCH_SIZE = 512
+"""Spans per export (the SDK's default)."""
+_SCHEDULE_DELAY_MS = 1000
+"""A partial batch leaves after this many milliseconds without a full one."""
 
 _PROTOCOLS = {"grpc": "grpc", "http": "http", "http/protobuf": "http"}
 _DEFAULT_ENDPOINTS = {"grpc": "http://localhost:4317", "http": "http://localhost:4318/v1/traces"}
@@ -88,12 +100,16 @@ def configure(
       :class:`~aiodag.trace.OpenTelemetrySink` uses by default.
 
     The other standard variables (``OTEL_EXPORTER_OTLP_HEADERS``, ``..._TIMEOUT``,
-    ``..._COMPRESSION``, ``..._CERTIFICATE``, ``OTEL_BSP_*``, ``OTEL_RESOURCE_ATTRIBUTES``)
-    are honoured by the OpenTelemetry SDK and exporters themselves.
+    ``..._COMPRESSION``, ``..._CERTIFICATE``, ``OTEL_RESOURCE_ATTRIBUTES``,
+    ``OTEL_SPAN_LINK_COUNT_LIMIT``) are honoured by the OpenTelemetry SDK and exporters
+    themselves; ``OTEL_BSP_MAX_QUEUE_SIZE``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` and
+    ``OTEL_BSP_SCHEDULE_DELAY`` (milliseconds) size the export queues.
 
-    If the receiver cannot be reached, the pipeline runs on: the warning is logged once
-    (logger ``aiodag.trace``), spans are dropped until the receiver answers, and
-    ``provider.shutdown()`` (run at exit) takes at most about :data:`EXPORT_TIMEOUT_S`.
+    Spans bound for ``file`` are never dropped: when the writer falls behind, ending a
+    span waits for room.  If the receiver cannot be reached, the pipeline runs on: the
+    warning is logged once (logger ``aiodag.trace.export``), spans are dropped (and
+    counted) until the receiver answers, ``provider.shutdown()`` (run at exit) takes at
+    most about :data:`EXPORT_TIMEOUT_S` and warns with the number of spans lost.
 
     >>> provider = configure("etl", endpoint="localhost:4317")
     >>> async with aiodag.Run("etl", sinks=[OpenTelemetrySink()]): ...
@@ -109,14 +125,20 @@ def configure(
         )
     resource = _resource(service_name)
     # Exporters first: a bad path or endpoint raises before a provider exists.
-    exporters: list[SpanExporter] = []
+    processors: list[ExportProcessor] = []
     if file is not None:
-        exporters.append(FileSpanExporter(file))
+        # A file never drops a span: when the writer falls behind, ending spans waits.
+        stats = ExportStats(os.fspath(file))
+        processors.append(_processor(FileSpanExporter(file), stats, block=True))
     if endpoint is not None or file is None or _endpoint_from_env() is not None:
-        exporters.append(_otlp_exporter(protocol, endpoint))
-    provider = TracerProvider(resource=resource)
-    for exporter in exporters:
-        provider.add_span_processor(_batch(exporter))
+        # Over the network, a slow or absent receiver must not slow the pipeline down:
+        # spans that do not fit are dropped, and counted.
+        exporter = _otlp_exporter(protocol, endpoint)
+        processors.append(_processor(exporter, exporter.stats, block=False))
+    provider = TracerProvider(resource=resource, span_limits=_span_limits())
+    for processor in processors:
+        provider.add_span_processor(processor)
+        register(provider, processor.stats)
     if install:
         trace.set_tracer_provider(provider)
     return provider
@@ -207,9 +229,35 @@ def _endpoint_url(protocol: str, endpoint: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
-def _batch(exporter: SpanExporter) -> BatchSpanProcessor:
-    queue = None if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else _MAX_QUEUE_SIZE
-    return BatchSpanProcessor(exporter, max_queue_size=queue)
+def _span_limits() -> SpanLimits:
+    # One link per dependency: the SDK's default of 128 links would drop edges of the
+    # DAG, silently.  An explicit OTEL_SPAN_LINK_COUNT_LIMIT is the user's choice (the
+    # sink then lists every upstream in an attribute, and warns).
+    if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT", "").strip():
+        return SpanLimits()
+    return SpanLimits(max_links=SpanLimits.UNSET)
+
+
+def _processor(exporter: SpanExporter, stats: ExportStats, *, block: bool) -> ExportProcessor:
+    return ExportProcessor(
+        exporter, stats, block=block,
+        max_queue_size=_env_int("OTEL_BSP_MAX_QUEUE_SIZE", _MAX_QUEUE_SIZE),
+        batch_size=_env_int("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", _BATCH_SIZE),
+        schedule_delay_s=_env_int("OTEL_BSP_SCHEDULE_DELAY", _SCHEDULE_DELAY_MS) / 1000,
+    )
+
+
+def _env_int(variable: str, default: int) -> int:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"${variable} must be a whole number above 0, got {text!r}")
+    return value
 
 
 # -- one clear warning ---------------------------------------------------------------------
@@ -260,6 +308,7 @@ class _ReportingExporter(SpanExporter):
     def __init__(self, exporter: SpanExporter, where: str) -> None:
         self._exporter = exporter
         self._where = where
+        self.stats = ExportStats(where)
         self._retry_at = 0.0  # time.monotonic() before which batches are dropped
         self._warned = False
         self._dropped = 0
@@ -314,6 +363,7 @@ class _ReportingExporter(SpanExporter):
             reason = _RETRYING.sub("", serious[0].getMessage())
         else:
             reason = "the exporter reported a failure"
+        self.stats.reason = reason
         if self._warned:
             logger.debug("still cannot export spans to %s: %s", self._where, reason)
             return

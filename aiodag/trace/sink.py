@@ -33,6 +33,7 @@ Where the work is done, and why (see also the engine's event order in
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable
 from contextvars import Token
@@ -57,14 +58,20 @@ from ..events import (
     TaskStatus,
 )
 from . import attributes as attr
+from .stats import export_stats
 
 __all__ = ["OpenTelemetrySink"]
+
+logger = logging.getLogger("aiodag.trace")
 
 _FAILED = TaskStatus.FAILED
 _UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 
-# One attribute mapping per kind, shared by every link: the SDK copies link attributes.
-_KIND_ATTRIBUTES = {kind: {attr.DEPENDENCY_KIND: kind.value} for kind in DependencyKind}
+_EXOGENOUS = DependencyKind.EXOGENOUS
+# Only exogenous links carry their kind (a link without one is a data dependency): an
+# attribute on every link costs every task, and most dependencies are data.  One
+# mapping, shared by every exogenous link: the SDK copies link attributes.
+_EXOGENOUS_LINK = {attr.DEPENDENCY_KIND: _EXOGENOUS.value}
 
 # Tasks outside any run are timed with the process-wide anchor.
 _CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
@@ -73,13 +80,14 @@ _CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
 class _RunState:
     """What the sink keeps of a run between ``RunStarted`` and ``RunFinished``."""
 
-    __slots__ = ("context", "name", "offset", "span")
+    __slots__ = ("context", "dropped_before", "name", "offset", "span")
 
     def __init__(self, span: Span, name: str, offset: int) -> None:
         self.span = span
         self.context = trace.set_span_in_context(span)  # the parent of its task spans
         self.name = name
         self.offset = offset  # event ts + offset = wall-clock ns
+        self.dropped_before = 0  # spans the provider had dropped when the run began
 
 
 class _TaskState:
@@ -90,20 +98,23 @@ class _TaskState:
     span's context, for dependents called later, as long as the task's handle lives.
     """
 
-    __slots__ = ("created", "ctx", "parent", "parked", "ref", "run", "span", "token",
-                 "ups", "waiters")
+    __slots__ = ("created", "ctx", "exogenous", "id", "parent", "parked", "ref", "run",
+                 "span", "token", "ups", "waiters")
 
     def __init__(
         self,
         created: TaskCreated,
         run: _RunState | None,
         parent: Context | None,
-        ups: list[tuple[_TaskState, dict[str, str]]] | None,
+        ups: list[_TaskState] | None,
+        exogenous: list[int] | None,
     ) -> None:
+        self.id = created.task_id
         self.created: TaskCreated | None = created  # None once the span is out
         self.run = run
         self.parent = parent  # outside a run: the context current at the call
-        self.ups = ups  # (upstream, link attributes) pairs, until the links are made
+        self.ups = ups  # the upstreams the sink knows, until the links are made
+        self.exogenous = exogenous  # the ids of exogenous upstreams, if any
         self.span: Span | None = None
         self.token: Token[Context] | None = None  # from context.attach, while the body runs
         self.ctx: SpanContext | None = None
@@ -173,12 +184,15 @@ class OpenTelemetrySink:
             if tracer_provider is None
             else tracer_provider.get_tracer("aiodag", __version__)
         )
+        self._provider = tracer_provider  # None: the global one, whenever asked
         self._capture_args = capture_args
         self._runs: dict[int, _RunState] = {}
         self._tasks: dict[int, _TaskState] = {}
         # Never-ran tasks whose span waits for an upstream's span to exist (rare).
         self._parked: dict[int, _TaskState] = {}
         self._forget_cb = self._forget
+        self._warned_links = False
+        self._links_kept = 0  # spans with up to this many links kept them all
         self._handlers: dict[type, Callable[[Any], None]] = {
             TaskCreated: self._task_created,
             TaskStarted: self._task_started,
@@ -211,7 +225,8 @@ class OpenTelemetrySink:
             attributes={attr.RUN_NAME: run.name, attr.RUN_ID: run.id},
             start_time=event.wall_ns,
         )
-        self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+        state = self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+        state.dropped_before = self._dropped()
 
     def _run_finished(self, event: RunFinished) -> None:
         run = event.run
@@ -240,6 +255,9 @@ class OpenTelemetrySink:
         }
         for status, key in attr.RUN_TASK_COUNTS.items():
             analysis[key] = counts[status]
+        dropped = self._dropped() - state.dropped_before
+        if dropped:
+            analysis[attr.RUN_SPANS_DROPPED] = dropped
         span.set_attributes(analysis)
         failed = counts[_FAILED]
         if failed:
@@ -260,14 +278,15 @@ class OpenTelemetrySink:
         # Outside a run the parent is captured now, at the call: the caller's span may
         # have ended by the time the task starts, and another may be current then.
         parent = otel_context.get_current() if run is None else None
-        ups = None
-        if event.deps:
+        ups = exogenous = None
+        deps = event.deps
+        if deps:
             # Hold the upstreams' records now, while their handles are surely alive: a
             # handle can be gone by the time this task starts.  Upstreams called before
             # the sink was added are not known, so not linked.
-            ups = [(tasks[upstream_id], _KIND_ATTRIBUTES[kind])
-                   for upstream_id, kind in event.deps if upstream_id in tasks]
-        tasks[task_id] = _TaskState(event, run, parent, ups)
+            ups = [tasks[up] for up, _kind in deps if up in tasks]
+            exogenous = [up for up, kind in deps if kind is _EXOGENOUS] or None
+        tasks[task_id] = _TaskState(event, run, parent, ups, exogenous)
 
     def _task_started(self, event: TaskStarted) -> None:
         state = self._tasks.get(event.task_id)
@@ -277,25 +296,33 @@ class OpenTelemetrySink:
         run = state.run
         # Attributes go in at the start (one write, and samplers see them); the status
         # is known only at the end.
-        attrs: dict[str, AttributeValue]
+        # The run's name is on the run span, the task span's parent: not repeated here.
+        attrs: dict[str, AttributeValue] = {
+            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
+            attr.TASK_WAIT_S: (ts - created.ts) / 1e9,
+        }
         if run is None:
-            attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
-                     attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
             parent, offset = state.parent, _CLOCK_OFFSET
         else:
-            attrs = {attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
-                     attr.RUN_NAME: run.name, attr.TASK_WAIT_S: (ts - created.ts) / 1e9}
             parent, offset = run.context, run.offset
+        if created.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = created.caller_id
         if self._capture_args:
             _capture_args(attrs, created)
         ups = state.ups
-        span = self._tracer.start_span(
-            created.name,
-            parent,
-            attributes=attrs,
-            links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
-            start_time=ts + offset,
-        )
+        if ups:
+            if state.exogenous is not None:
+                attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
+            links = _links(ups, state.exogenous)
+            span = self._tracer.start_span(
+                created.name, parent, attributes=attrs, links=links, start_time=ts + offset
+            )
+            if len(links) > self._links_kept:
+                self._check_links(span, created, len(links))
+        else:
+            span = self._tracer.start_span(
+                created.name, parent, attributes=attrs, start_time=ts + offset
+            )
         state.span = span
         state.ctx = span.get_span_context()
         state.created = state.ups = state.parent = None
@@ -332,8 +359,10 @@ class OpenTelemetrySink:
         attrs: dict[str, AttributeValue] = {
             attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label
         }
-        if state.run is not None:
-            attrs[attr.RUN_NAME] = state.run.name
+        if created.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = created.caller_id
+        if state.exogenous is not None:
+            attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
         if self._capture_args:
             _capture_args(attrs, created)
         return attrs
@@ -352,7 +381,7 @@ class OpenTelemetrySink:
         # An upstream may not have a span yet: a dependent stops as soon as one upstream
         # fails, while another may still wait for its own dependencies.  Its span would
         # lack that link, and the DAG an edge; so it waits for the upstream's span.
-        missing = [up for up, _ in state.ups if up.ctx is None] if state.ups else ()
+        missing = [up for up in state.ups if up.ctx is None] if state.ups else ()
         if not missing:
             self._emit_unstarted(state, event)
             return
@@ -376,9 +405,11 @@ class OpenTelemetrySink:
             created.name,
             state.parent_context,
             attributes=attrs,
-            links=[Link(up.ctx, kind) for up, kind in ups if up.ctx is not None] if ups else (),
+            links=_links(ups, state.exogenous) if ups else (),
             start_time=end,
         )
+        if ups and len(ups) > self._links_kept:
+            self._check_links(span, created, len(ups))
         if event.error is not None:
             _record_error(span, event, end)
         span.end(end)
@@ -399,6 +430,34 @@ class OpenTelemetrySink:
             if parked.missing == 0:
                 self._parked.pop(parked.finished.task_id, None)
                 self._emit_unstarted(waiter, parked.finished)
+
+    def _check_links(self, span: Span, created: TaskCreated, given: int) -> None:
+        """Did the provider keep every link?  If not, list every upstream in an attribute.
+
+        Checked only for spans with more links than any span found complete so far, so
+        that in the usual case it costs one comparison.
+        """
+        if not getattr(span, "dropped_links", 0):
+            self._links_kept = max(self._links_kept, given)
+            return
+        span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in created.deps])
+        if self._warned_links:
+            return
+        self._warned_links = True
+        kept = len(getattr(span, "links", ()))
+        logger.warning(
+            "the tracer provider keeps at most %d links per span, and task %s#%d has %d "
+            "dependencies: its span lists them all in the attribute %r instead (and so "
+            "does any other such task). To keep every link, give the provider higher "
+            "span limits: TracerProvider(span_limits=SpanLimits(max_links=10_000)), or "
+            "set OTEL_SPAN_LINK_COUNT_LIMIT; aiodag.trace.configure() does this",
+            kept, created.name, created.task_id, len(created.deps), attr.TASK_UPSTREAM_IDS,
+        )
+
+    def _dropped(self) -> int:
+        """Spans the provider has dropped so far (known of providers from configure())."""
+        provider = self._provider or trace.get_tracer_provider()
+        return sum(stats.dropped for stats in export_stats(provider))
 
     def _forget(self, ref: _HandleRef) -> None:
         # The handle is gone, so no task can be called with it any more.  May run in
@@ -424,6 +483,14 @@ def _record_error(span: Span, event: TaskFinished, end: int) -> None:
         span.add_event(
             "exception", {"exception.type": type(error).__qualname__}, timestamp=end
         )
+
+
+def _links(ups: list[_TaskState], exogenous: list[int] | None) -> list[Link]:
+    """One link per upstream that has a span; only exogenous ones carry their kind."""
+    if exogenous is None:
+        return [Link(up.ctx) for up in ups if up.ctx is not None]
+    return [Link(up.ctx, _EXOGENOUS_LINK if up.id in exogenous else None)
+            for up in ups if up.ctx is not None]
 
 
 def _safe_str(error: BaseException) -> str:

@@ -34,3 +34,12 @@ async def other():
 async def raises_itself():
     load("slow")
     raise KeyError("the pipeline's own bug")
+
+
+async def passes_on():
+    loads = [load("bad") for _ in range(4)]
+
+    async def waits_for_the_first():
+        return await loads[0]  # not a declared dependency: its error goes through
+
+    task(waits_for_the_first)()
