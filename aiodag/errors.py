@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-__all__ = ["UpstreamError", "is_handled", "is_task_failure"]
+__all__ = ["UpstreamError", "exception_message", "is_handled", "is_task_failure"]
 
 logger = logging.getLogger("aiodag")
 
@@ -128,3 +128,11 @@ def log_failure(root: BaseException) -> None:
 def failure_source(error: BaseException) -> str | None:
     """``name#id`` of the task whose body raised the root of ``error``, if a task did."""
     return getattr(root_of(error), _FAILED_TASK, None)
+
+
+def exception_message(error: BaseException) -> str:
+    """``str(error)``, or a stand-in if the exception's own ``__str__`` raises."""
+    try:
+        return str(error)
+    except Exception:
+        return "<exception str() failed>"  # as the traceback module shows it

@@ -777,7 +777,10 @@ def _code_of(fn: Any) -> Any:
 def _received(error: BaseException) -> None:
     """A failure reached code that awaited a handle or read its result: note it on the
     task body (or Run block) running that code; if it ends normally, it handled it."""
-    current = asyncio.current_task()
+    loop = asyncio._get_running_loop()  # read outside any loop too (after it ran)
+    if loop is None:
+        return
+    current = asyncio.current_task(loop)
     if isinstance(current, TaskHandle):
         if current._received is None:
             current._received = [error]

@@ -43,6 +43,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .errors import exception_message
 from .events import TaskStatus
 from .lanes import pack_lanes_by_group
 
@@ -107,7 +108,7 @@ def _error_text(task: _Task) -> str | None:
     error = getattr(task, "error", None)
     if isinstance(error, BaseException):
         type_name = type_name or type(error).__name__
-        message = message if message is not None else str(error)
+        message = message if message is not None else exception_message(error)
     if not type_name and not message:
         return None
     return f"{type_name or 'error'}: {message or ''}".rstrip(": ")

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from .. import perfetto
+from ..errors import exception_message
 from ..runs import Run
 
 __all__ = ["write_timing_outputs"]
@@ -24,6 +25,10 @@ def write_timing_outputs(run: Run, out: Path) -> list[str]:
         lines.append(f"perfetto trace: {perfetto.write(run, out / 'run.perfetto.json')}")
     except OSError as exc:
         lines.append(f"perfetto trace not written: {exc}")
+    except Exception as exc:  # an observer never takes the other outputs down with it
+        logger.warning("writing the Perfetto trace failed", exc_info=True)
+        lines.append(f"perfetto trace not written: {type(exc).__name__}: "
+                     f"{exception_message(exc)}")
     try:
         from ..viz import timeline
 
@@ -32,5 +37,5 @@ def write_timing_outputs(run: Run, out: Path) -> list[str]:
         lines.append(f"timeline not written: {exc}")
     except Exception as exc:  # an observer never takes the other outputs down with it
         logger.warning("drawing the timeline failed", exc_info=True)
-        lines.append(f"timeline not written: {type(exc).__name__}: {exc}")
+        lines.append(f"timeline not written: {type(exc).__name__}: {exception_message(exc)}")
     return lines

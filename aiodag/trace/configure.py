@@ -93,7 +93,7 @@ def configure(
       4318); by default ``$OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` or
       ``$OTEL_EXPORTER_OTLP_PROTOCOL``, else ``"grpc"``.
     * ``file``: append the spans to this file in the OTLP JSON lines format, which
-      Jaeger UI's "Upload JSON" loads and ``aiodag render`` reads.  With ``file`` alone
+      Jaeger UI's "Upload" tab loads and ``aiodag render`` reads.  With ``file`` alone
       (no ``endpoint``, no endpoint variable) nothing is sent over the network;
       ``configure()`` with neither exports to the OTLP default, ``localhost``.
     * ``install``: make the provider the global one, which

@@ -15,6 +15,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from ..errors import exception_message
 from ..events import TaskStatus
 
 if TYPE_CHECKING:
@@ -135,14 +136,6 @@ def error_info(task: TaskLike) -> ErrorInfo | None:
     if not isinstance(message, str):
         message = exception_message(error) if error is not None else ""
     return ErrorInfo(type_name, message)
-
-
-def exception_message(error: BaseException) -> str:
-    """``str(error)``, or a stand-in if the exception's own ``__str__`` raises."""
-    try:
-        return str(error)
-    except Exception:
-        return "<exception str() failed>"  # as the traceback module shows it
 
 
 def status_of(task: TaskLike) -> TaskStatus:
