@@ -97,7 +97,7 @@ async def test_live_svg_follows_the_run(tmp_path: Path) -> None:
 async def test_live_svg_is_throttled(tmp_path: Path) -> None:
     """With a long interval: one render when the run starts, one when it finishes."""
     path = tmp_path / "live.svg"
-    live = viz.LiveSVG(path, interval=60)
+    live = viz.LiveSVG(path, interval=60, stack=0)
     async with Run("throttled", sinks=[live]) as run:
         handles = [step() for _ in range(20)]
         step(*handles)

@@ -27,6 +27,7 @@ class VizOptions(TypedDict, total=False):
     wrap: int
     aggregate: bool | None
     max_nodes: int
+    stack: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,9 @@ class Options:
       (default 60); ``wrap`` — label lines are at most this long (default 16).
     * ``aggregate`` — draw one node per task *name* instead of one per task: ``None``
       (default) does so when the run has more than ``max_nodes`` tasks (default 500).
+    * ``stack`` — draw at least this many sibling calls (same name, same caller, their
+      inputs and outputs siblings too: a fan-out) as one stacked node, ``fetch ×50``
+      (default 5); ``0`` draws one node per call.
     """
 
     direction: Direction = "TB"
@@ -60,6 +64,7 @@ class Options:
     wrap: int = 16
     aggregate: bool | None = None
     max_nodes: int = 500
+    stack: int = 5
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -74,7 +79,7 @@ class Options:
             raise TypeError(
                 f"aggregate must be True, False or None (automatic), got {self.aggregate!r}"
             )
-        for name, low in (("max_label", 2), ("wrap", 4), ("max_nodes", 0)):
+        for name, low in (("max_label", 2), ("wrap", 4), ("max_nodes", 0), ("stack", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -29,6 +29,7 @@ __all__ = [
     "clean",
     "esc_string",
     "format_seconds",
+    "format_slack",
     "html_lines",
     "one_line",
     "shorten",
@@ -137,3 +138,27 @@ def format_seconds(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def resolution(makespan: float) -> float:
+    """The finest time step the drawing of a run of ``makespan`` seconds shows.
+
+    Times print with three significant digits at most (:func:`format_seconds`), so
+    the unit of the run's longest time is the precision of the whole drawing.
+    """
+    if makespan < 0.9995e-3:
+        return 1e-6
+    if makespan < 0.9995:
+        return 1e-3
+    if makespan < 9.995:
+        return 1e-2
+    if makespan < 59.95:
+        return 1e-1
+    return 1.0
+
+
+def format_slack(seconds: float, makespan: float) -> str:
+    """A slack, ``"0"`` when below the precision the run's other times are shown with."""
+    if seconds < resolution(makespan) / 2:
+        return "0"
+    return format_seconds(seconds)
