@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                                                 "JSON trace file")
     render.add_argument("trace", type=Path, metavar="TRACE.jsonl")
     render.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
-                        help="the drawing: .svg, .png, .pdf or .dot (default: TRACE.svg)")
+                        help="the drawing: .svg, .png, .pdf, .dot, or .mmd for a Mermaid "
+                             "flowchart (default: TRACE.svg)")
     render.add_argument("--run", dest="run_name", default=None, metavar="NAME",
                         help="which run, when the file holds several (default: the last)")
     _add_drawing_options(render)

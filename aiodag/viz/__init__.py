@@ -5,6 +5,7 @@
 ...     etl_pipeline()
 >>> aiodag.viz.render(run, "pipeline.svg")           # or .png, .pdf, .dot
 >>> aiodag.viz.to_graphviz(run, direction="LR")      # a graphviz.Digraph (shows in Jupyter)
+>>> print(aiodag.viz.to_mermaid(run))                # Mermaid text, for Markdown
 >>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # follow a run as it goes
 
 Needs the ``graphviz`` package (``pip install aiodag[viz]``); rendering SVG, PNG or
@@ -13,6 +14,7 @@ PDF also needs Graphviz's ``dot`` binary, building the DOT source does not.
 
 from .graph import to_graphviz
 from .live import LiveSVG
+from .mermaid import to_mermaid
 from .model import RunLike, TaskLike, compute_slack
 from .options import Options, VizOptions
 from .render import FORMATS, GraphvizNotFoundError, render
@@ -28,4 +30,5 @@ __all__ = [
     "compute_slack",
     "render",
     "to_graphviz",
+    "to_mermaid",
 ]
