@@ -22,8 +22,8 @@ from aiodag.demo import etl_pipeline
 from aiodag.viz.model import RunLike
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
-import make_figures  # noqa: E402
-from test_viz import FakeRun, FakeTask  # noqa: E402
+import make_figures
+from test_viz import FakeRun, FakeTask
 
 pytestmark = pytest.mark.dot
 
