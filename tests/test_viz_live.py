@@ -90,7 +90,8 @@ async def test_live_svg_follows_the_run(tmp_path: Path) -> None:
     assert any("critical" in classes for classes in final.values())
     assert live.renders >= 2
     assert live.last_error is None
-    assert file_names(tmp_path) == ["live.svg"]  # no temporary file left behind
+    # The drawing, the live page and its data; no temporary file left behind.
+    assert file_names(tmp_path) == ["live.html", "live.live.js", "live.svg"]
 
 
 @pytest.mark.dot

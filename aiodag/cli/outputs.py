@@ -1,13 +1,15 @@
 """Running a pipeline with everything the command writes: trace, drawings, progress.
 
 A run writes ``DIR/trace.jsonl`` (OTLP JSON lines, for Jaeger UI and ``aiodag render``),
-``DIR/pipeline.svg`` (re-rendered while the run goes, so a viewer follows it) and
+``DIR/pipeline.svg`` (re-rendered while the run goes) with ``DIR/pipeline.html``, a
+page that shows it and refreshes itself (its path is printed when the run starts), and
 ``DIR/pipeline.png`` — also when the pipeline fails.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +87,10 @@ class Outputs:
             file=self.trace_path, install=False,
         )
         live = LiveSVG(self.svg_path, interval=0.5, **self.options)
+        if live.page_path is not None:
+            # On stderr with the progress display: stdout is the report, read by scripts.
+            print(f"live view: {live.page_path.resolve().as_uri()} (open it in a browser; "
+                  "it follows the run)", file=sys.stderr, flush=True)
         sinks: list[Sink] = [OpenTelemetrySink(provider), live]
         errors: list[BaseException] = []
         try:
@@ -108,6 +114,8 @@ class Outputs:
         self._written.append(f"trace: {self.trace_path}")
         if self.otlp:
             self._written.append(f"trace exported over OTLP to {self.otlp}")
+        if live.page_path is not None and live.last_error is None:
+            self._written.append(f"live view: {live.page_path}")
         try:
             for path in (self.svg_path, self.png_path):
                 render(run, path, **self.options)
