@@ -126,6 +126,7 @@ class FakeTask:
     error: BaseException | None = None
     error_type: str | None = None
     error_message: str | None = None
+    caller_id: Hashable | None = None
 
     @property
     def duration(self) -> float | None:

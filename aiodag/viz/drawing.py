@@ -55,7 +55,7 @@ PRECEDENCE = (
 
 # How many tasks at most are searched for fan-outs, as a multiple of max_nodes: the
 # search is a few passes over the DAG, and beyond this the run is drawn by name anyway.
-_STACK_SEARCH = 10
+_STACK_SEARCH = 4
 
 
 @dataclass(slots=True)

@@ -34,25 +34,21 @@ def sibling_groups(tasks: Sequence[TaskLike], min_size: int) -> list[list[int]]:
     """
     n = len(tasks)
     index: dict[Hashable, int] = {task.id: i for i, task in enumerate(tasks)}
-    ups: list[list[tuple[int, str]]] = [[] for _ in range(n)]
-    downs: list[list[tuple[int, str]]] = [[] for _ in range(n)]
-    callers: list[int] = [-1] * n
-    spawned: list[list[int]] = [[] for _ in range(n)]
+    # Links as (other task, kind) with kind 0 exogenous, 1 data, 2 spawn: a caller is
+    # an "upstream" of kind 2, the tasks it spawned "downstreams" of kind 2.
+    ups: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    downs: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     for i, task in enumerate(tasks):
-        for upstream, kind in task.deps:
-            j = index.get(upstream)
+        links = [(index.get(up), 1 if str(kind) == "data" else 0) for up, kind in task.deps]
+        links.append((index.get(caller_of(task)), 2))
+        for j, kind in links:
             if j is not None and j != i:
-                ups[i].append((j, str(kind)))
-                downs[j].append((i, str(kind)))
-        caller = index.get(caller_of(task))
-        if caller is not None and caller != i:
-            callers[i] = caller
-            spawned[caller].append(i)
+                ups[i].append((j, kind))
+                downs[j].append((i, kind))
 
-    block = _renumber([(task.name,) for task in tasks])
-    count = max(block, default=-1) + 1
+    block = _renumber([task.name for task in tasks])
     while True:
-        block, count = _refine(block, count, ups, downs, callers, spawned)
+        block = _refine(block, ups, downs)
         sizes = Counter(block)
         if all(size == 1 or size >= min_size for size in sizes.values()):
             break
@@ -61,38 +57,31 @@ def sibling_groups(tasks: Sequence[TaskLike], min_size: int) -> list[list[int]]:
             (b, -1) if sizes[b] == 1 or sizes[b] >= min_size else (b, i)
             for i, b in enumerate(block)
         ])
-        count = max(block, default=-1) + 1
-    groups: list[list[int]] = [[] for _ in range(count)]
+    groups: list[list[int]] = [[] for _ in range(max(block, default=-1) + 1)]
     for i, b in enumerate(block):
         groups[b].append(i)
     return groups
 
 
 def _refine(
-    block: list[int],
-    count: int,
-    ups: list[list[tuple[int, str]]],
-    downs: list[list[tuple[int, str]]],
-    callers: list[int],
-    spawned: list[list[int]],
-) -> tuple[list[int], int]:
+    block: list[int], ups: list[list[tuple[int, int]]], downs: list[list[tuple[int, int]]]
+) -> list[int]:
     """``block`` split until members of a block relate to the same blocks alike."""
-    n = len(block)
+    count = max(block, default=-1) + 1
     while True:
+        # Each link as one int (block * 3 + kind): sets of ints hash fast.
         keys = [
             (
-                block[i],
-                -1 if callers[i] < 0 else block[callers[i]],
-                frozenset([(block[j], kind) for j, kind in ups[i]]),
-                frozenset([(block[j], kind) for j, kind in downs[i]]),
-                frozenset([block[j] for j in spawned[i]]),
+                b,
+                frozenset([block[j] * 3 + kind for j, kind in up]),
+                frozenset([block[j] * 3 + kind for j, kind in down]),
             )
-            for i in range(n)
+            for b, up, down in zip(block, ups, downs, strict=True)
         ]
         block = _renumber(keys)
         new_count = max(block, default=-1) + 1
         if new_count == count:  # a refinement only ever splits: unchanged means stable
-            return block, count
+            return block
         count = new_count
 
 
