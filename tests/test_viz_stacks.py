@@ -207,16 +207,18 @@ def test_legend_lists_only_what_is_drawn() -> None:
 
 @pytest.mark.dot
 def test_branches_keep_call_order_and_names_keep_their_size() -> None:
-    """fetch a1 … c2 left to right, as called; nodes of one name are one size."""
+    """fetch a1 … c2 in the order called (down, or across); one name, one node size."""
     run = asyncio.run(_etl())
-    boxes = _node_boxes(viz.to_graphviz(run).pipe(format="svg"))
     fetches = [t for t in run.tasks if t.name == "fetch"]
-    assert [t.label for t in sorted(fetches, key=lambda t: boxes[str(t.id)][0])] == [
-        t.label for t in fetches
-    ]
     first_concats = [t for t in run.tasks if t.name == "concatenate"][:3]
-    lefts = [boxes[str(t.id)][0] for t in first_concats]
-    assert lefts == sorted(lefts)
+    for direction, axis in (("LR", 1), ("TB", 0)):
+        svg = viz.to_graphviz(run, direction=direction).pipe(format="svg")
+        boxes = _node_boxes(svg)
+        assert [t.label for t in sorted(fetches, key=lambda t: boxes[str(t.id)][axis])] == [
+            t.label for t in fetches
+        ]
+        starts = [boxes[str(t.id)][axis] for t in first_concats]
+        assert starts == sorted(starts)
     for name in ("fetch", "concatenate", "strip_numbers"):
         sizes = {boxes[str(t.id)][2:] for t in run.tasks if t.name == name}
         assert len(sizes) == 1, (name, sizes)

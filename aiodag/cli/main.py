@@ -57,8 +57,8 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--direction", choices=DIRECTIONS, default="TB",
-                        help="TB top-down (default) or LR left-right")
+    parser.add_argument("--direction", choices=DIRECTIONS, default="LR",
+                        help="LR left to right (default) or TB top-down (also RL, BT)")
     parser.add_argument("--slack", action="store_true", help="show each task's slack")
     parser.add_argument("--aggregate-above", type=int, default=500, metavar="N",
                         help="draw one node per task name above N tasks (default 500)")

@@ -82,19 +82,21 @@ def graphviz_of(drawing: Drawing, opts: Options) -> graphviz.Digraph:
 
 
 def _label(node: Node) -> str:
+    """The call on top, then the error type, then the numbers, a little apart."""
     title = html_lines(node.title)
     if node.kind != "task":
         title = f"<B>{title}</B>"
-    parts = [title]
+    rows = [title]
     if node.error is not None:
         error = html_lines([node.error])
-        parts.append(
+        rows.append(
             f'<FONT POINT-SIZE="{ERROR_PT}" COLOR="{style.ERROR_COLOR}"><B>{error}</B></FONT>'
         )
     if node.facts:
         facts = html_lines(node.facts)
-        parts.append(f'<FONT POINT-SIZE="{FACT_PT}" COLOR="{style.TEXT_GREY}">{facts}</FONT>')
-    return f"<{'<BR/>'.join(parts)}>"
+        rows.append(f'<FONT POINT-SIZE="{FACT_PT}" COLOR="{style.TEXT_GREY}">{facts}</FONT>')
+    cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
 def _sizes(nodes: list[Node]) -> dict[str, tuple[float, float]]:

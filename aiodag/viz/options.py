@@ -34,8 +34,10 @@ class VizOptions(TypedDict, total=False):
 class Options:
     """How to draw a run.
 
-    * ``direction`` — ``"TB"`` top-down (default, as the seed's figure), ``"LR"``
-      left-right, or ``"BT"``/``"RL"``.
+    * ``direction`` — ``"LR"`` left to right (default: time runs left to right, as in
+      a trace's timeline, and a wide DAG grows down the page, where it scrolls,
+      rather than across it, where it shrinks), ``"TB"`` top-down as the seed's
+      figure, or ``"RL"``/``"BT"``.
     * ``critical_path`` — make the critical path's nodes and edges stand out (default
       True; drawn once the run has finished).
     * ``slack`` — show each finished task's slack: how much later it could have
@@ -54,7 +56,7 @@ class Options:
       (default 5); ``0`` draws one node per call.
     """
 
-    direction: Direction = "TB"
+    direction: Direction = "LR"
     critical_path: bool = True
     slack: bool = False
     timings: bool = True
