@@ -48,7 +48,7 @@ class Options:
     * ``legend`` — the status colours with their counts, and the edge styles (default
       True).
     * ``max_label`` — labels longer than this many characters are cut with ``…``
-      (default 60); ``wrap`` — label lines are at most this long (default 16).
+      (default 60); ``wrap`` — label lines are at most this long (default 20).
     * ``aggregate`` — draw one node per task *name* instead of one per task: ``None``
       (default) does so when the run has more than ``max_nodes`` tasks (default 500).
     * ``stack`` — draw at least this many sibling calls (same name, same caller, their
@@ -63,7 +63,7 @@ class Options:
     title: bool = True
     legend: bool = True
     max_label: int = 60
-    wrap: int = 16
+    wrap: int = 20
     aggregate: bool | None = None
     max_nodes: int = 500
     stack: int = 5

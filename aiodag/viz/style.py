@@ -140,48 +140,63 @@ def header_label(drawing: Drawing, opts: Options) -> str | None:
     """
     snap = drawing.snap
     rows: list[str] = []
-    cells: list[str] = []
+    cells: list[tuple[str, str]] = []  # (cell, its text alone, to estimate its width)
     if opts.legend:
         for status in STATUS_ORDER:
             count = snap.counts.get(status, 0)
             if not count:
                 continue
             border = ' STYLE="dashed"' if status is TaskStatus.PENDING else ""
-            cells.append(
+            text = f"{status} {count:,}"
+            cells.append((
                 f'<TD BGCOLOR="{STATUS_FILL[status]}" BORDER="1" COLOR="{LINE_COLOR}"'
-                f"{border}>{status} {count:,}</TD>"
-            )
+                f"{border}>{text}</TD>",
+                text,
+            ))
         if drawing.has_stacks:
-            cells.append('<TD BORDER="0">▤ name ×N: sibling calls, stacked</TD>')
+            text = "▤ name ×N: sibling calls, stacked"
+            cells.append((f'<TD BORDER="0">{text}</TD>', text))
         if drawing.has_critical:
-            cells.append(
-                f'<TD BORDER="0"><FONT COLOR="{CRITICAL_COLOR}"><B>━━▶ critical path</B>'
-                "</FONT></TD>"
-            )
+            text = "━━▶ critical path"
+            cells.append((
+                f'<TD BORDER="0"><FONT COLOR="{CRITICAL_COLOR}"><B>{text}</B></FONT></TD>',
+                text,
+            ))
         kinds = drawing.edge_kinds
         if "exogenous" in kinds:
-            cells.append('<TD BORDER="0">┈┈▷ waits for (exogenous)</TD>')
+            text = "┈┈▷ waits for (exogenous)"
+            cells.append((f'<TD BORDER="0">{text}</TD>', text))
         if "spawned" in kinds:
-            cells.append(
-                f'<TD BORDER="0"><FONT COLOR="{SPAWN_COLOR}">╌╌&gt; spawned '
-                "(called in its body)</FONT></TD>"
-            )
+            text = "╌╌> spawned (called in its body)"
+            cells.append((
+                f'<TD BORDER="0"><FONT COLOR="{SPAWN_COLOR}">{html_lines([text])}</FONT></TD>',
+                text,
+            ))
+    title_width = 0.0
     if opts.title:
         n_tasks = len(snap.tasks)
         makespan = format_seconds(snap.makespan)
         when = f"{makespan} so far" if snap.running else makespan
         state = "running, " if snap.running else ""
         summary = f"  {n_tasks:,} task{'s' if n_tasks != 1 else ''}, {state}makespan {when}"
-        title_text = html_lines([one_line(shorten(snap.name, _MAX_TITLE))])
+        name = one_line(shorten(snap.name, _MAX_TITLE))
         heading = (
-            f'<FONT POINT-SIZE="16"><B>{title_text}</B></FONT>'
+            f'<FONT POINT-SIZE="16"><B>{html_lines([name])}</B></FONT>'
             f'<FONT POINT-SIZE="12" COLOR="{TEXT_GREY}">'
             f"{html_lines([summary + drawing.note])}</FONT>"
         )
-        span = f' COLSPAN="{len(cells)}"' if cells else ""
+        span = f' COLSPAN="{len(cells) + 1}"' if cells else ""
         rows.append(f'<TR><TD ALIGN="LEFT" BORDER="0"{span}>{heading}</TD></TR>')
+        # A low estimate (Helvetica averages about 0.5 em): the filler below must not
+        # make the label wider than the title.
+        title_width = 16 * 0.5 * len(name) + 12 * 0.45 * len(summary + drawing.note)
     if cells:
-        rows.append(f"<TR>{''.join(cells)}</TR>")
+        # Graphviz gives the room a long title leaves to the legend's cells, stretching
+        # them; a last cell of (an estimate of) that room's width takes it instead.
+        legend_width = sum(10 * 0.6 * len(text) + 14 for _cell, text in cells)
+        filler = max(int(title_width - legend_width), 1)
+        row = "".join(cell for cell, _text in cells)
+        rows.append(f'<TR>{row}<TD BORDER="0" WIDTH="{filler}"></TD></TR>')
     if not rows:
         return None
     return (

@@ -42,9 +42,6 @@ ELLIPSIS = "…"
 # plus U+FFFE and U+FFFF, which XML (hence HTML-like labels) rejects.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 
-# Where a call label may break: after an opening parenthesis or a comma (and its space).
-_BREAK_AFTER = re.compile(r"(?<=[(,])\s*")
-
 
 def clean(text: str) -> str:
     """``text`` with every character safe to hand to Graphviz, and nothing dropped."""
@@ -73,15 +70,16 @@ def shorten(text: str, limit: int) -> str:
 def wrap(text: str, width: int) -> list[str]:
     """Break ``text`` into lines of about ``width`` characters.
 
-    Newlines in the text are kept as line breaks.  Elsewhere, lines break after ``(``
-    and ``,`` where possible, as the seed's figure shows ``concat(a1a2,`` / ``b1b2)``;
-    a closing ``,`` or ``)`` may overhang the width rather than sit alone on a line.
-    A longer run of characters is cut only when it does not fit on a line at all.
+    Newlines in the text are kept as line breaks.  Elsewhere, lines break after the
+    call's own ``(`` and after the commas between its arguments, never inside a nested
+    call, as the seed's figure shows ``concat(a1a2,`` / ``b1b2)``; a closing ``,`` or
+    ``)`` may overhang the width rather than sit alone on a line.  A longer run of
+    characters is cut only when it does not fit on a line at all.
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for piece in _BREAK_AFTER.split(paragraph):
+        for piece in _pieces(paragraph):
             if line and len(line.rstrip()) + len(piece.rstrip(",)")) > width:
                 lines.append(line.rstrip())
                 line = ""
@@ -92,6 +90,22 @@ def wrap(text: str, width: int) -> list[str]:
             line += piece + (" " if piece.endswith(",") else "")
         lines.append(line.rstrip())
     return lines
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut after the outermost ``(`` and after commas outside nested brackets."""
+    pieces: list[str] = []
+    start = depth = 0
+    for i, char in enumerate(text):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        if (char == "(" and depth == 1) or (char == "," and depth <= 1):
+            pieces.append(text[start:i + 1])
+            start = i + 1
+    pieces.append(text[start:])
+    return [piece.lstrip() if n else piece for n, piece in enumerate(pieces)]
 
 
 def html_lines(lines: list[str], *, align: str = "CENTER") -> str:
