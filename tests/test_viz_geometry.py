@@ -135,7 +135,7 @@ def test_etl(tmp_path: Path) -> None:
     """The seed's run, with slack and in both directions."""
     run = asyncio.run(_etl())
     assert check_geometry(run, tmp_path) == 14
-    assert check_geometry(run, tmp_path, slack=True, direction="LR") == 14
+    assert check_geometry(run, tmp_path, slack=True, direction="TB") == 14
 
 
 def test_failing_run(tmp_path: Path) -> None:

@@ -166,6 +166,17 @@ def test_spawned_tasks_hang_from_their_caller() -> None:
     assert "waits for (exogenous)" not in source
 
 
+def test_spawned_tasks_in_the_aggregated_drawing() -> None:
+    """Drawn by name, spawns are one counted edge from the caller's name."""
+    run = asyncio.run(make_figures.spawned_run())
+    source = viz.to_graphviz(run, aggregate=True).source
+    names = {attr(a, "tooltip"): n for n, a in dot_nodes(source).items()}
+    edges = dot_edges(source)
+    spawn = edges[names["crawl"], names["fetch"]]
+    assert attr(spawn, "class") == "spawned" and attr(spawn, "label") == "×8"
+    assert attr(edges[names["crawl"], names["report"]], "label") == "×2"
+
+
 def test_spawned_in_a_rebuilt_run() -> None:
     """A record giving caller_id (as runs read back from traces do) draws the same."""
     run = FakeRun("rebuilt", [
@@ -228,3 +239,24 @@ def test_branches_keep_call_order_and_names_keep_their_size() -> None:
                           error_type="VeryLongDescriptiveErrorNameFromSomeLibraryError"))
     boxes = _node_boxes(viz.to_graphviz(FakeRun("f", tasks), stack=0).pipe(format="svg"))
     assert len({box[2:] for box in boxes.values()}) == 1
+
+
+@pytest.mark.dot
+def test_the_command_stacks_and_can_draw_every_call(tmp_path: Path) -> None:
+    """aiodag run draws the fan-out stacked; render --stack 0 draws every call."""
+    from aiodag.cli import main
+
+    pipeline = tmp_path / "fan.py"
+    pipeline.write_text(
+        "from aiodag import task\n\n"
+        "@task\nasync def fetch(i):\n    return i\n\n"
+        "@task\nasync def total(*xs):\n    return sum(xs)\n\n"
+        "async def main():\n    await total(*[fetch(i) for i in range(8)])\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(pipeline), "--out", str(tmp_path / "out")]) == 0
+    stacked = parse_svg((tmp_path / "out" / "pipeline.svg").read_bytes())
+    assert len(stacked.nodes) == 2
+    trace, full = tmp_path / "out" / "trace.jsonl", tmp_path / "full.dot"
+    assert main(["render", str(trace), "-o", str(full), "--stack", "0"]) == 0
+    assert len(dot_nodes(full.read_text(encoding="utf-8"))) == 9

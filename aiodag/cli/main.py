@@ -62,6 +62,9 @@ def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slack", action="store_true", help="show each task's slack")
     parser.add_argument("--aggregate-above", type=int, default=500, metavar="N",
                         help="draw one node per task name above N tasks (default 500)")
+    parser.add_argument("--stack", type=int, default=5, metavar="N",
+                        help="draw N or more sibling calls of a fan-out as one stacked node "
+                             "(default 5; 0 draws every call)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +102,7 @@ def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
     from ..viz import Options
 
     options = {"direction": args.direction, "slack": args.slack,
-               "max_nodes": args.aggregate_above}
+               "max_nodes": args.aggregate_above, "stack": args.stack}
     try:
         Options.from_kwargs(options)  # before anything runs or is written
     except (TypeError, ValueError) as exc:
