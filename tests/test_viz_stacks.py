@@ -260,3 +260,24 @@ def test_the_command_stacks_and_can_draw_every_call(tmp_path: Path) -> None:
     trace, full = tmp_path / "out" / "trace.jsonl", tmp_path / "full.dot"
     assert main(["render", str(trace), "-o", str(full), "--stack", "0"]) == 0
     assert len(dot_nodes(full.read_text(encoding="utf-8"))) == 9
+
+
+@pytest.mark.parametrize(("label", "shown"), [
+    ("store(parse#2, parse#4, parse#6)", "store(parse ×3)"),
+    ("store(x, parse#2, parse#4, parse#6, y=1)", "store(x, parse ×3, y=1)"),
+    ("store(parse#2, parse#4, pa…)", "store(parse ×3, …)"),  # cut short by the engine
+    ("f(parse#2, 1, parse#4)", "f(parse ×3, 1)"),
+    ("g([parse#2, parse#4], k=parse#6)", "g([parse ×3])"),
+    ("h(parse#22, parse#2)", "h(parse(x), parse ×3)"),  # #22 is not one of them
+])
+def test_references_into_a_stack_read_as_the_stack(label: str, shown: str) -> None:
+    """A label naming several calls of one stack names the stack and its count."""
+    tasks = [FakeTask(i, "parse", f"parse({i})") for i in (2, 4, 6, 8, 10)]
+    tasks.append(FakeTask(22, "parse", "parse(x)"))
+    deps = tuple((i, "data") for i in (2, 4, 6, 22))
+    tasks.append(FakeTask(99, "store", label, deps=deps))
+    snap = Snapshot.of(FakeRun("r", tasks), critical_path=False, slack=False)
+    groups = [[0, 1, 2, 3, 4], [5], [6]]  # parse 2…10 stacked, parse 22 and the store not
+    drawing = task_drawing(snap, Options(stack=5, wrap=80), groups)
+    store = next(node for node in drawing.nodes if node.task_ids == (99,))
+    assert store.title == [shown]

@@ -160,7 +160,8 @@ def task_drawing(
             for task in members:
                 node_of[task.id] = _unique(_plain_name(task.id, len(used)), used)
 
-    texts, referenced = _call_texts(tasks, by_id, opts)
+    stack_of = {t.id: i for i, members in enumerate(stacks) for t in members}
+    texts, referenced = _call_texts(tasks, by_id, stack_of, opts)
     critical = set(snap.critical)
     stack_of_first = {id(members[0]): members for members in stacks}
 
@@ -185,13 +186,20 @@ def task_drawing(
 
 
 def _call_texts(
-    tasks: Sequence[TaskLike], by_id: dict[Hashable, TaskLike], opts: Options
+    tasks: Sequence[TaskLike],
+    by_id: dict[Hashable, TaskLike],
+    stack_of: dict[Hashable, int],
+    opts: Options,
 ) -> tuple[dict[Hashable, str], set[Hashable]]:
-    """Each task's call with short upstream calls written out; the ids still referred to."""
+    """Each task's call with short upstream calls written out; the ids still referred to.
+
+    Arguments that are several calls of one stack read as the stack does:
+    ``store(parse#16, parse#18, …)`` becomes ``store(parse ×50)``.
+    """
     texts: dict[Hashable, str] = {}
     referenced: set[Hashable] = set()
     for task in tasks:
-        text = task.label
+        text = _collapse_stacked(task, by_id, stack_of)
         for upstream, _kind in task.deps:
             up = by_id.get(upstream)
             if up is None:
@@ -206,6 +214,36 @@ def _call_texts(
                 referenced.add(up.id)
         texts[task.id] = shorten(text, opts.max_label)
     return texts, referenced
+
+
+def _collapse_stacked(
+    task: TaskLike, by_id: dict[Hashable, TaskLike], stack_of: dict[Hashable, int]
+) -> str:
+    """``task.label`` with each run of references into one stack as ``name ×N``."""
+    text = task.label
+    in_stack: dict[int, list[TaskLike]] = {}
+    for upstream, _kind in task.deps:
+        stack = stack_of.get(upstream)
+        if stack is not None and (up := by_id.get(upstream)) is not None:
+            in_stack.setdefault(stack, []).append(up)
+    for ups in in_stack.values():
+        if len(ups) < 2:
+            continue
+        tokens = "|".join(re.escape(f"{up.name}#{up.id}") for up in ups)
+        runs = re.compile(rf"(?:(?:{tokens})(?!\d)(?:, )?)+")
+        found = runs.search(text)
+        if found is None:
+            continue
+        head, tail = text[: found.start()], text[found.end():]
+        # Later references to the same stack are said by the count: drop them.
+        tail = re.sub(rf"(?:, )?(?:\w+=)?(?:{tokens})(?!\d)", "", tail)
+        count = f"{ups[0].name} ×{len(ups):,}"
+        if found.group().endswith(", ") and tail.strip(")") not in ("", "…"):
+            count += ", "
+        text = head + count + tail
+        # A label the engine cut short may end in a piece of one more such reference.
+        text = re.sub(rf"(×{len(ups):,})(?:, )?[\w.]*#?\d*…\)$", r"\1, …)", text)
+    return text
 
 
 def _refers(task: TaskLike, by_id: dict[Hashable, TaskLike]) -> bool:
