@@ -241,8 +241,14 @@ def _collapse_stacked(
         if found.group().endswith(", ") and tail.strip(")") not in ("", "…"):
             count += ", "
         text = head + count + tail
-        # A label the engine cut short may end in a piece of one more such reference.
-        text = re.sub(rf"(×{len(ups):,})(?:, )?[\w.]*#?\d*…\)$", r"\1, …)", text)
+        # A label the engine cut short may end in a piece of one more such reference
+        # (said by the count: dropped), or of another argument (kept as "…").
+        name = ups[0].name
+        cut = re.search(rf"×{len(ups):,}((?:, )?([\w.]*#?\d*)…)\)$", text)
+        if cut is not None:
+            piece = cut.group(2)
+            ours = name.startswith(piece) or re.fullmatch(rf"{re.escape(name)}#\d*", piece)
+            text = text[: cut.start(1)] + ("" if ours else ", …") + ")"
     return text
 
 
