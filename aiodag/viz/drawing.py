@@ -10,10 +10,8 @@ decided here:
   one node per task name (:mod:`.aggregate`).
 * **The node carries its numbers**: under the call, how long it ran and when it
   ended (seconds from the run's start), or how long it has been running.
-* **References can be followed**: a label names its upstreams as ``name#id``; where
-  the upstream's own call is short and refers to nothing itself, it is shown
-  instead (``concatenate(fetch('a1'), fetch('a2'))``: one level, never nested);
-  every upstream still named by id shows its ``#id`` on its node.
+* **References can be followed** (:mod:`.references`): short upstream calls are
+  written out, the others named by id, and their nodes show that ``#id``.
 * **Spawned tasks**: a task called from inside another task's body gets an edge of
   its own kind from that task.
 """
@@ -30,6 +28,7 @@ from typing import Literal
 from ..events import TaskStatus
 from .model import Snapshot, TaskLike, caller_of, error_info
 from .options import Options
+from .references import call_texts
 from .stacks import sibling_groups
 from .text import format_seconds, format_slack, shorten, wrap
 
@@ -38,8 +37,6 @@ __all__ = ["Drawing", "Edge", "EdgeKind", "Node", "build_drawing", "task_drawing
 EdgeKind = Literal["data", "exogenous", "spawned"]
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.-]+")
-_MAX_INLINE = 24
-"""An upstream's call is shown in its dependents' labels if at most this long."""
 _MAX_TOOLTIP = 500
 _TOOLTIP_MEMBERS = 12
 
@@ -161,7 +158,7 @@ def task_drawing(
                 node_of[task.id] = _unique(_plain_name(task.id, len(used)), used)
 
     stack_of = {t.id: i for i, members in enumerate(stacks) for t in members}
-    texts, referenced = _call_texts(tasks, by_id, stack_of, opts)
+    texts, referenced = call_texts(tasks, by_id, stack_of, opts.max_label)
     critical = set(snap.critical)
     stack_of_first = {id(members[0]): members for members in stacks}
 
@@ -183,82 +180,6 @@ def task_drawing(
 
 
 # -- labels -------------------------------------------------------------------------
-
-
-def _call_texts(
-    tasks: Sequence[TaskLike],
-    by_id: dict[Hashable, TaskLike],
-    stack_of: dict[Hashable, int],
-    opts: Options,
-) -> tuple[dict[Hashable, str], set[Hashable]]:
-    """Each task's call with short upstream calls written out; the ids still referred to.
-
-    Arguments that are several calls of one stack read as the stack does:
-    ``store(parse#16, parse#18, …)`` becomes ``store(parse ×50)``.
-    """
-    texts: dict[Hashable, str] = {}
-    referenced: set[Hashable] = set()
-    for task in tasks:
-        text = _collapse_stacked(task, by_id, stack_of)
-        for upstream, _kind in task.deps:
-            up = by_id.get(upstream)
-            if up is None:
-                continue
-            token = f"{up.name}#{up.id}"
-            pattern = re.compile(re.escape(token) + r"(?!\d)")
-            if not pattern.search(text):
-                continue
-            if len(up.label) <= _MAX_INLINE and not _refers(up, by_id):
-                text = pattern.sub(lambda _m, up=up: up.label, text)  # type: ignore[misc]
-            else:
-                referenced.add(up.id)
-        texts[task.id] = shorten(text, opts.max_label)
-    return texts, referenced
-
-
-def _collapse_stacked(
-    task: TaskLike, by_id: dict[Hashable, TaskLike], stack_of: dict[Hashable, int]
-) -> str:
-    """``task.label`` with each run of references into one stack as ``name ×N``."""
-    text = task.label
-    in_stack: dict[int, list[TaskLike]] = {}
-    for upstream, _kind in task.deps:
-        stack = stack_of.get(upstream)
-        if stack is not None and (up := by_id.get(upstream)) is not None:
-            in_stack.setdefault(stack, []).append(up)
-    for ups in in_stack.values():
-        if len(ups) < 2:
-            continue
-        tokens = "|".join(re.escape(f"{up.name}#{up.id}") for up in ups)
-        runs = re.compile(rf"(?:(?:{tokens})(?!\d)(?:, )?)+")
-        found = runs.search(text)
-        if found is None:
-            continue
-        head, tail = text[: found.start()], text[found.end():]
-        # Later references to the same stack are said by the count: drop them.
-        tail = re.sub(rf"(?:, )?(?:\w+=)?(?:{tokens})(?!\d)", "", tail)
-        count = f"{ups[0].name} ×{len(ups):,}"
-        if found.group().endswith(", ") and tail.strip(")") not in ("", "…"):
-            count += ", "
-        text = head + count + tail
-        # A label the engine cut short may end in a piece of one more such reference
-        # (said by the count: dropped), or of another argument (kept as "…").
-        name = ups[0].name
-        cut = re.search(rf"×{len(ups):,}((?:, )?([\w.]*#?\d*)…)\)$", text)
-        if cut is not None:
-            piece = cut.group(2)
-            ours = name.startswith(piece) or re.fullmatch(rf"{re.escape(name)}#\d*", piece)
-            text = text[: cut.start(1)] + ("" if ours else ", …") + ")"
-    return text
-
-
-def _refers(task: TaskLike, by_id: dict[Hashable, TaskLike]) -> bool:
-    """Whether ``task``'s label names an upstream (so showing it would nest references)."""
-    return any(
-        f"{up.name}#{up.id}" in task.label
-        for upstream, _kind in task.deps
-        if (up := by_id.get(upstream)) is not None
-    )
 
 
 def _timing_facts(task: TaskLike, status: TaskStatus, snap: Snapshot) -> list[str]:
