@@ -182,3 +182,55 @@ async def test_a_run_in_progress_as_mermaid() -> None:
     assert parsed["nodes"][f"t{later.id}"]["lines"][-1] == "waiting"
     assert "stroke-dasharray" in text and "critical" not in text
     assert "running, makespan" in text
+
+
+def test_hostile_labels_render_as_written_in_chromium(tmp_path: Path) -> None:
+    """Rendered by Mermaid itself in a real browser, every label shows as written.
+
+    The parser alone does not show this: Mermaid rewrites label text after parsing,
+    and the browser reads what is left as HTML.
+    """
+    from playwright.sync_api import sync_playwright
+    from test_viz_live_page import chromium
+
+    hostile = [*HOSTILE, 'x"] --> y["pwn', "#quot; #35; &#60; &lt;", "`**md**`", "a:b;c%%d",
+               "<img src=x onerror=alert(1)>", "style t1 fill:#f00;", "end", "ü ✓ 数据 🚀"]
+    tasks = [
+        FakeTask(i + 1, f"n{i}", label, deps=((i, "data"),) if i else ())
+        for i, label in enumerate(hostile)
+    ]
+    run = FakeRun('run "<b>" #1;', tasks, path=[1, 2])
+    text = viz.to_mermaid(run, wrap=80, max_label=80, timings=False)
+    script = HARNESS / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+    if not script.is_file():
+        parse_mermaid()  # fails, saying how to install the npm packages
+    page_file = tmp_path / "render.html"
+    page_file.write_text(
+        f'<!doctype html><meta charset="utf-8"><div id="out"></div>'
+        f'<script src="{script.as_uri()}"></script><script>'
+        "mermaid.initialize({startOnLoad: false});"
+        f"mermaid.render('g', {json.dumps(text)})"
+        ".then(r => { out.innerHTML = r.svg; document.body.dataset.done = 'ok'; })"
+        ".catch(e => { out.textContent = String(e); document.body.dataset.done = 'error'; });"
+        "</script>",
+        encoding="utf-8",
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            page.wait_for_function("document.body.dataset.done", timeout=30_000)
+            state = page.evaluate("document.body.dataset.done")
+            shown = page.evaluate(
+                "() => Object.fromEntries([...document.querySelectorAll('#out g.node')].map("
+                "n => [n.id.match(/-(t\\d+)-\\d+$/)[1], n.querySelector('.nodeLabel').innerText]))"
+            )
+            injected = page.evaluate("document.querySelectorAll('#out img, #out script').length")
+            title = page.evaluate("document.querySelector('#out svg').textContent")
+        finally:
+            browser.close()
+    assert state == "ok", shown
+    assert shown == {f"t{i}": label for i, label in enumerate(hostile, start=1)}
+    assert injected == 0
+    assert 'run "<b>" #1;: ' in title

@@ -6,17 +6,19 @@ drawing shows — the same nodes (fan-outs stacked), calls, numbers, statuses (a
 ``classDef`` colours), critical path (thick red), exogenous (dotted) and spawn
 (dotted, labelled) edges — from the same :class:`~aiodag.viz.drawing.Drawing`.
 
-Hostile text cannot change the syntax: every character of a label other than
-letters, digits and a few plain punctuation marks is written as a Mermaid entity
-code (``#60;`` for ``<``), which Mermaid shows as that character; so quotes,
-brackets, ``<b>``, ``#``, backticks (Markdown strings) and newlines stay text.  The
+Hostile text cannot change the syntax or the page: labels are quoted strings, which
+Mermaid shows as HTML, and the characters that mean something there are written as
+HTML's named entities — ``"`` (ends the string), ``<``, ``>``, ``&`` (HTML), ``#``
+and ``;`` (Mermaid's own ``#code;`` escapes), ``:`` (Mermaid's style lines), a
+backtick (Markdown strings) and ``%`` (comments).  Named, not numbered: Mermaid
+rewrites anything shaped like ``#60;`` into its own escape codes, while named
+entities reach the browser as they are, which shows them as the characters.  The
 title goes in the YAML front matter as a JSON string (JSON is YAML).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Unpack
 
 from ..events import TaskStatus
@@ -28,7 +30,11 @@ from .text import clean, format_seconds, one_line, shorten
 
 __all__ = ["mermaid_text", "to_mermaid"]
 
-_SAFE = re.compile(r"[A-Za-z0-9 (),.'_=+*/-]")
+# Every character that means something in a quoted label, as its HTML5 named entity.
+_ENTITIES = str.maketrans({
+    '"': "&quot;", "<": "&lt;", ">": "&gt;", "&": "&amp;", "#": "&num;",
+    ";": "&semi;", ":": "&colon;", "`": "&grave;", "%": "&percnt;",
+})
 _MAX_TITLE = 80
 
 
@@ -93,8 +99,8 @@ def mermaid_of(drawing: Drawing, opts: Options) -> str:
 
 
 def mermaid_text(text: str) -> str:
-    """``text`` for a quoted Mermaid label: anything but plain characters as ``#code;``."""
-    return "".join(c if _SAFE.fullmatch(c) else f"#{ord(c)};" for c in clean(text))
+    """``text`` for a quoted Mermaid label, shown as written (see the module docstring)."""
+    return clean(text).replace("\n", " ").translate(_ENTITIES)
 
 
 def _node_id(name: str, index: int) -> str:
