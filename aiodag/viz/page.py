@@ -47,7 +47,8 @@ def state_script(svg: bytes, *, name: str, running: bool, version: int) -> bytes
 
 def page_html(svg_path: Path, *, name: str, interval: float) -> bytes:
     """The page for the drawing at ``svg_path``, polling every ``interval`` seconds."""
-    script = json.dumps(data_path(svg_path).name)
+    # Inside the page's inline <script>: no "<" may close it, whatever the file's name.
+    script = json.dumps(data_path(svg_path).name).replace("<", "\\u003c")
     every = max(int(interval * 1000), 250)
     title = html.escape(f"{name} — aiodag live view")
     return _PAGE.format(
