@@ -18,6 +18,7 @@ from aiodag.demo import etl_pipeline
 from aiodag.viz.drawing import task_drawing
 from aiodag.viz.model import Snapshot
 from aiodag.viz.options import Options
+from aiodag.viz.stacks import sibling_groups
 from aiodag.viz.text import format_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
@@ -282,3 +283,56 @@ def test_references_into_a_stack_read_as_the_stack(label: str, shown: str) -> No
     drawing = task_drawing(snap, Options(stack=5, wrap=80), groups)
     store = next(node for node in drawing.nodes if node.task_ids == (99,))
     assert store.title == [shown]
+
+
+def _naive_sibling_groups(tasks: list[FakeTask], min_size: int) -> set[frozenset[int]]:
+    """The coarsest partition, the slow obvious way: every round, every task's key."""
+    index = {t.id: i for i, t in enumerate(tasks)}
+    links: list[list[tuple[int, int, str]]] = [[] for _ in tasks]  # (other, direction, kind)
+    for i, t in enumerate(tasks):
+        pairs = [(index[up], kind) for up, kind in t.deps if up in index]
+        if t.caller_id in index:
+            pairs.append((index[t.caller_id], "spawned"))
+        for j, kind in pairs:
+            if j != i:
+                links[i].append((j, 0, kind))
+                links[j].append((i, 1, kind))
+    block: list[object] = [t.name for t in tasks]
+    while True:
+        while True:
+            keys = [
+                (block[i], frozenset((block[j], d, k) for j, d, k in links[i]))
+                for i in range(len(tasks))
+            ]
+            if len(set(keys)) == len(set(block)):
+                break
+            block = list(keys)
+        sizes = Counter(block)
+        if all(n == 1 or n >= min_size for n in sizes.values()):
+            break
+        block = [(b, i) if 1 < sizes[b] < min_size else b for i, b in enumerate(block)]
+    groups: dict[object, set[int]] = {}
+    for i, b in enumerate(block):
+        groups.setdefault(b, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(tasks_and_deps, st.integers(2, 6))
+def test_sibling_groups_are_the_coarsest_partition(
+    plan: tuple[int, list[tuple[int, int, bool]], list[int], list[int]], stack: int
+) -> None:
+    """The incremental refinement finds what the obvious one does, on random DAGs."""
+    n, links, names, callers = plan
+    deps: dict[int, list[tuple[int, str]]] = {i: [] for i in range(n)}
+    for a, b, data in links:
+        if a < b:
+            deps[b].append((a, "data" if data else "exogenous"))
+    tasks = [
+        FakeTask(i, f"f{names[i]}", "f()", deps=tuple(deps[i]),
+                 caller_id=callers[i] if 0 <= callers[i] < i else None)
+        for i in range(n)
+    ]
+    found = sibling_groups(tasks, stack)
+    assert [g[0] for g in found] == sorted(g[0] for g in found)
+    assert {frozenset(g) for g in found} == _naive_sibling_groups(tasks, stack)

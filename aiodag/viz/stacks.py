@@ -18,7 +18,6 @@ tasks and their dependencies; rounds are bounded by the depth of the DAG.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Hashable, Sequence
 
 from .model import TaskLike, caller_of
@@ -46,43 +45,81 @@ def sibling_groups(tasks: Sequence[TaskLike], min_size: int) -> list[list[int]]:
                 ups[i].append((j, kind))
                 downs[j].append((i, kind))
 
-    block = _renumber([task.name for task in tasks])
-    while True:
-        block = _refine(block, ups, downs)
-        sizes = Counter(block)
-        if all(size == 1 or size >= min_size for size in sizes.values()):
-            break
-        # Too small to stack: each member on its own, then refine what relates to them.
-        block = _renumber([
-            (b, -1) if sizes[b] == 1 or sizes[b] >= min_size else (b, i)
-            for i, b in enumerate(block)
-        ])
-    groups: list[list[int]] = [[] for _ in range(max(block, default=-1) + 1)]
-    for i, b in enumerate(block):
-        groups[b].append(i)
-    return groups
+    return _Refinement(tasks, ups, downs).groups(min_size)
 
 
-def _refine(
-    block: list[int], ups: list[list[tuple[int, int]]], downs: list[list[tuple[int, int]]]
-) -> list[int]:
-    """``block`` split until members of a block relate to the same blocks alike."""
-    count = max(block, default=-1) + 1
-    while True:
-        # Each link as one int (block * 3 + kind): sets of ints hash fast.
-        keys = [
-            (
-                b,
-                frozenset([block[j] * 3 + kind for j, kind in up]),
-                frozenset([block[j] * 3 + kind for j, kind in down]),
-            )
-            for b, up, down in zip(block, ups, downs, strict=True)
-        ]
-        block = _renumber(keys)
-        new_count = max(block, default=-1) + 1
-        if new_count == count:  # a refinement only ever splits: unchanged means stable
-            return block
-        count = new_count
+class _Refinement:
+    """Blocks of tasks, split until every member of a block relates to the same blocks
+    alike.  Work follows change: when tasks move to a new block, only their
+    neighbours' signatures are computed again, and only blocks holding one of those
+    are looked at; and of a block that splits, the smaller parts move (Hopcroft's
+    rule), so a deep DAG costs about a pass over the tasks moved, not one pass over
+    the whole DAG per level.
+    """
+
+    def __init__(self, tasks: Sequence[TaskLike], ups: list[list[tuple[int, int]]],
+                 downs: list[list[tuple[int, int]]]) -> None:
+        self.ups, self.downs = ups, downs
+        self.block = _renumber([task.name for task in tasks])
+        self.members: dict[int, list[int]] = {}
+        for i, b in enumerate(self.block):
+            self.members.setdefault(b, []).append(i)
+        self.next_block = len(self.members)
+        self.signature: list[tuple[frozenset[int], frozenset[int]]] = []
+
+    def groups(self, min_size: int) -> list[list[int]]:
+        dirty = set(range(len(self.block)))
+        self.signature = [(frozenset(), frozenset())] * len(self.block)
+        while True:
+            self._refine(dirty)
+            # Too small to stack: each member on its own, then refine what relates to them.
+            small = [m for m in self.members.values() if 1 < len(m) < min_size]
+            if not small:
+                break
+            dirty = self._move([part for members in small for part in ([i] for i in members)])
+        return sorted(self.members.values())
+
+    def _refine(self, dirty: set[int]) -> None:
+        block, ups, downs, signature = self.block, self.ups, self.downs, self.signature
+        while dirty:
+            for i in dirty:
+                # Each link as one int (block * 3 + kind): sets of ints hash fast.
+                signature[i] = (
+                    frozenset([block[j] * 3 + kind for j, kind in ups[i]]),
+                    frozenset([block[j] * 3 + kind for j, kind in downs[i]]),
+                )
+            parts: list[list[int]] = []
+            for b in {block[i] for i in dirty}:
+                alike: dict[tuple[frozenset[int], frozenset[int]], list[int]] = {}
+                for i in self.members[b]:
+                    alike.setdefault(signature[i], []).append(i)
+                if len(alike) > 1:
+                    parts += list(alike.values())
+            dirty = self._move(parts)
+
+    def _move(self, parts: list[list[int]]) -> set[int]:
+        """Give each part a block of its own, but the largest part of each old block
+        keeps that block (so the fewest tasks move); return the neighbours of the
+        tasks that moved."""
+        block, moved = self.block, []
+        seen: set[int] = set()
+        for part in sorted(parts, key=len, reverse=True):
+            old = block[part[0]]
+            if old not in seen:
+                seen.add(old)
+                self.members[old] = part
+                continue
+            new = self.next_block
+            self.next_block += 1
+            self.members[new] = part
+            for i in part:
+                block[i] = new
+            moved += part
+        dirty: set[int] = set()
+        for i in moved:
+            dirty.update(j for j, _kind in self.ups[i])
+            dirty.update(j for j, _kind in self.downs[i])
+        return dirty
 
 
 def _renumber(keys: Sequence[Hashable]) -> list[int]:
