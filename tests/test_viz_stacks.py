@@ -267,7 +267,7 @@ def test_the_command_stacks_and_can_draw_every_call(tmp_path: Path) -> None:
     ("store(parse#2, parse#4, parse#6)", "store(parse ×3)"),
     ("store(x, parse#2, parse#4, parse#6, y=1)", "store(x, parse ×3, y=1)"),
     ("store(parse#2, parse#4, pa…)", "store(parse ×3)"),  # cut short by the engine
-    ("store(parse#2, parse#4, parse#6, xy…)", "store(parse ×3, …)"),
+    ("store(parse#2, parse#4, parse#6, xy…)", "store(parse ×3, xy…)"),
     ("f(parse#2, 1, parse#4)", "f(parse ×3, 1)"),
     ("g([parse#2, parse#4], k=parse#6)", "g([parse ×3])"),
     ("h(parse#22, parse#2)", "h(parse(x), parse ×3)"),  # #22 is not one of them
