@@ -125,18 +125,25 @@ def test_hostile_labels_stay_text() -> None:
 
 @pytest.mark.dot
 def test_fan_out_spawned_and_failures_as_mermaid_reads_them(tmp_path: Path) -> None:
-    """Stacks are subroutine boxes; spawn edges dotted and labelled; errors shown."""
+    """Stacks are subroutine boxes; spawn edges dotted and labelled; errors shown;
+    a run from a trace (the command's -o run.mmd) and a 100,000-task run parse too."""
     fanout = asyncio.run(make_figures.fanout_run(n=20, failing=(3,)))
     crawler = asyncio.run(make_figures.spawned_run())
     failures = asyncio.run(make_figures.failures_run())
     assert main(["demo", "--out", str(tmp_path), "--speed", "0.02"]) == 0
     assert main(["render", str(tmp_path / "trace.jsonl"), "-o", str(tmp_path / "run.mmd")]) == 0
     stored = (tmp_path / "run.mmd").read_text(encoding="utf-8")
+    large = FakeRun("large", [FakeTask(i, f"step{i % 3}", f"step{i % 3}({i})",
+                                       deps=((i - 3, "data"),) if i >= 3 else ())
+                              for i in range(100_000)], makespan=2.0)
     results = parse_mermaid(
-        viz.to_mermaid(fanout), viz.to_mermaid(crawler), viz.to_mermaid(failures), stored
+        viz.to_mermaid(fanout), viz.to_mermaid(crawler), viz.to_mermaid(failures), stored,
+        viz.to_mermaid(large),
     )
     assert all(r["ok"] for r in results), results
-    stack_fan, stack_crawl, fail, from_trace = results
+    stack_fan, stack_crawl, fail, from_trace, by_name = results
+    assert {n["lines"][0] for n in by_name["nodes"].values()} == {"step0", "step1", "step2"}
+    assert by_name["nodes"]["n0"]["lines"][1:3] == ["33,334 tasks", "ok 33,334"]
 
     shapes = {n["lines"][0]: n["shape"] for n in stack_fan["nodes"].values()}
     assert shapes["fetch ×20"] == shapes["parse ×20"] == "subroutine"

@@ -6,7 +6,7 @@
 >>> aiodag.viz.render(run, "pipeline.svg")           # or .png, .pdf, .dot
 >>> aiodag.viz.to_graphviz(run, direction="LR")      # a graphviz.Digraph (shows in Jupyter)
 >>> print(aiodag.viz.to_mermaid(run))                # Mermaid text, for Markdown
->>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # follow a run as it goes
+>>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # live.svg and live.html
 
 Needs the ``graphviz`` package (``pip install aiodag[viz]``); rendering SVG, PNG or
 PDF also needs Graphviz's ``dot`` binary, building the DOT source does not.
