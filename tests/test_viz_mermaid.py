@@ -241,3 +241,14 @@ def test_hostile_labels_render_as_written_in_chromium(tmp_path: Path) -> None:
     assert shown == {f"t{i}": label for i, label in enumerate(hostile, start=1)}
     assert injected == 0
     assert 'run "<b>" #1;: ' in title
+
+
+def test_without_node_the_tests_fail_and_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Node.js on PATH: a failure naming what is missing and the fix, never a pass."""
+    from test_viz_live_page import chromium
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.fail.Exception, match=r"node: not found.*bash scripts/setup.sh"):
+        parse_mermaid("flowchart LR\n  a --> b")
+    with pytest.raises(pytest.fail.Exception, match=r"needs Chromium.*bash scripts/setup.sh"):
+        chromium()
