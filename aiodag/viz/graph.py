@@ -57,8 +57,8 @@ def graphviz_of(drawing: Drawing, opts: Options) -> graphviz.Digraph:
     graph = style.new_digraph(drawing, opts)
     sizes = _sizes(drawing.nodes)
     # Nodes with nothing coming in start the drawing, in the order they were called
-    # (invisible edges keep that order within the row): branches a, b, c read left
-    # to right as they were written, as the fetches in the seed's figure.
+    # (invisible edges keep that order within their rank): branches a, b, c come in
+    # the order written — top to bottom (LR), left to right (TB, as the seed's figure).
     if len(drawing.sources) > 1:
         with graph.subgraph() as first:
             first.attr(rank="source")
