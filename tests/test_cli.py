@@ -86,6 +86,11 @@ def test_demo_writes_drawings_and_trace_and_prints_a_summary(tmp_path: Path) -> 
     assert len([e for e in svg_edges(tmp_path / "pipeline.svg") if "->" in e]) >= 14
     png = (tmp_path / "pipeline.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    page = tmp_path / "pipeline.html"
+    assert f"live view: {page.resolve().as_uri()} (open it in a browser" in result.stderr
+    assert f"live view: {page}" in lines
+    assert 'src = "pipeline.live.js"' in page.read_text(encoding="utf-8")
+    assert '"running": false' in (tmp_path / "pipeline.live.js").read_text(encoding="utf-8")
 
     spans = trace_spans(tmp_path / "trace.jsonl")
     run_spans = [s for s in spans if "aiodag.run.id" in s["attrs"]]

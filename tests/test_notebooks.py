@@ -66,17 +66,21 @@ def test_tracing(tmp_path: Path) -> None:
 
 @pytest.mark.dot
 def test_visualization(tmp_path: Path) -> None:
-    """Options, failures, a large aggregated run and a stored trace are all drawn."""
+    """Options, failures, a fan-out, spawned tasks, a large run, a stored trace, Mermaid."""
     notebook = execute("03-visualization.ipynb", tmp_path)
     text = "".join(outputs(notebook, "stream"))
     assert "<Run 'large' finished tasks=2100 ok=2100>" in text
     assert "failed=1 upstream_failed=1" in text
     svgs = outputs(notebook, "image/svg+xml")
-    assert len(svgs) == 4
+    assert len(svgs) == 6
     assert "ValueError" in svgs[1]
+    # 30 fetches → 30 parses → store: two stacks and a box.
+    assert svgs[2].count('class="node') == 3 and "fetch ×30" in svgs[2]
+    assert svgs[3].count('class="edge spawned') == 3  # crawl a.org: 2 gets; b.org: a stack
     # 2,100 tasks drawn as one node per task name: step and layer0..layer3.
-    assert svgs[2].count('class="node') == 5
-    assert "layer3" in svgs[2]
+    assert svgs[4].count('class="node') == 5
+    assert "layer3" in svgs[4]
+    assert "flowchart LR" in text and "ValueError" in text.split("flowchart LR", 1)[1]
     assert (tmp_path / "stored.svg").read_text().count('class="node') == 4
 
 

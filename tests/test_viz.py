@@ -19,7 +19,7 @@ import pytest
 import aiodag
 from aiodag import Run, task, viz
 from aiodag.demo import etl_pipeline
-from aiodag.viz.text import format_seconds, shorten, wrap
+from aiodag.viz.text import format_seconds, format_slack, shorten, wrap
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
@@ -62,15 +62,27 @@ class Svg:
     edges: dict[str, ET.Element]
 
     def label_text(self, name: str) -> list[str]:
-        """The lines of a node's label (inside its tooltip link), as displayed."""
+        """The lines of a node's label (inside its tooltip link): call, error, numbers."""
         node = self.nodes[name]
         link = node.find(f"{SVG}g/{SVG}a")
         where = link if link is not None else node
         return [(t.text or "").replace("\xa0", " ") for t in where.iter(f"{SVG}text")]
 
-    def xlabel_text(self, name: str) -> list[str]:
-        """The lines beside a node (its timings)."""
-        return [(t.text or "") for t in self.nodes[name].findall(f"{SVG}text")]
+    def call_text(self, name: str) -> list[str]:
+        """The lines of the call alone: in the node's font size (11 pt)."""
+        node = self.nodes[name]
+        return [
+            (t.text or "").replace("\xa0", " ")
+            for t in node.iter(f"{SVG}text") if t.get("font-size") == "11.00"
+        ]
+
+    def facts(self, name: str) -> list[str]:
+        """The small lines under the call (9 pt): id, timings, slack."""
+        node = self.nodes[name]
+        return [
+            (t.text or "").replace("\xa0", " ")
+            for t in node.iter(f"{SVG}text") if t.get("font-size") == "9.00"
+        ]
 
     def classes(self, name: str) -> set[str]:
         return set(self.nodes[name].get("class", "").split())
@@ -114,6 +126,7 @@ class FakeTask:
     error: BaseException | None = None
     error_type: str | None = None
     error_message: str | None = None
+    caller_id: Hashable | None = None
 
     @property
     def duration(self) -> float | None:
@@ -187,15 +200,28 @@ def test_etl_svg_shows_tasks_edges_labels_and_timings(etl_run: Run, tmp_path: Pa
     svg = parse_svg(path.read_bytes())
     assert set(svg.nodes) == {str(t.id) for t in etl_run.tasks}
     assert set(svg.edges) == {f"{up}->{t.id}" for t in etl_run.tasks for up, _ in t.deps}
+    fetch = {t.label[7:9]: t.id for t in etl_run.tasks if t.name == "fetch"}
+    concats = [t.id for t in etl_run.tasks if t.name == "concatenate"]
+    # Upstreams with short calls of their own are written out, one level deep; the
+    # others are named by id, and their nodes show that id.
+    calls = {
+        concats[0]: "concatenate(fetch('a1'), fetch('a2'))",
+        concats[1]: "concatenate(fetch('b1'), fetch('b2'))",
+        concats[2]: "concatenate(fetch('c1'), fetch('c2'))",
+        concats[3]: f"concatenate(concatenate#{concats[0]}, concatenate#{concats[1]})",
+    }
+    referenced = set(concats) | {t.id for t in etl_run.tasks if t.name == "strip_numbers"}
     for t in etl_run.tasks:
         name = str(t.id)
-        assert squash("".join(svg.label_text(name))) == squash(shorten(t.label, 60))
+        assert squash("".join(svg.call_text(name))) == squash(shorten(calls.get(t.id, t.label), 60))
         assert t.duration is not None and t.finished is not None
-        assert svg.xlabel_text(name) == [
-            f"Duration: {format_seconds(t.duration)}",
-            f"Finished at: {format_seconds(t.finished)}",
+        ran = f"ran {format_seconds(t.duration)}"
+        assert svg.facts(name) == [
+            f"#{t.id} · {ran}" if t.id in referenced else ran,
+            f"ended at {format_seconds(t.finished)}",
         ]
         assert "ok" in svg.classes(name)
+    assert fetch.keys() == {"a1", "a2", "b1", "b2", "c1", "c2"}
     assert "etl" in svg.header()
     assert "14 tasks" in svg.header()
     assert "ok 14" in svg.header()
@@ -251,14 +277,14 @@ def test_digraph_displays_in_jupyter(etl_run: Run) -> None:
 
 def test_direction_and_title_options(etl_run: Run) -> None:
     """direction sets rankdir; title/legend off leave no graph label."""
-    assert "rankdir=TB" in viz.to_graphviz(etl_run).source
-    assert "rankdir=LR" in viz.to_graphviz(etl_run, direction="LR").source
+    assert "rankdir=LR" in viz.to_graphviz(etl_run).source
+    assert "rankdir=TB" in viz.to_graphviz(etl_run, direction="TB").source
     bare = viz.to_graphviz(etl_run, title=False, legend=False).source
-    assert "<TABLE" not in bare
+    assert "\tlabel=" not in bare  # no graph label
     no_legend = viz.to_graphviz(etl_run, legend=False).source
-    assert "etl" in no_legend and "pending 0" not in no_legend
+    assert "etl" in no_legend and "ok 14" not in no_legend
     no_timings = viz.to_graphviz(etl_run, timings=False).source
-    assert "xlabel" not in no_timings and "Duration" not in no_timings
+    assert "ran " not in no_timings and "ended at" not in no_timings
 
 
 def test_bad_options_name_the_valid_choices(etl_run: Run) -> None:
@@ -279,15 +305,17 @@ def test_slack_is_shown_and_about_zero_on_the_critical_path(etl_run: Run) -> Non
     nodes = dot_nodes(source)
     slack = viz.compute_slack(etl_run.tasks, etl_run.makespan)
     assert set(slack) == {t.id for t in etl_run.tasks}
+    critical = {t.id for t in etl_run.critical_path()}
     for t in etl_run.tasks:
-        assert f"Slack: {format_seconds(slack[t.id])}" in nodes[str(t.id)]
+        shown = "0" if t.id in critical else format_slack(slack[t.id], etl_run.makespan)
+        assert f"slack {shown}<" in nodes[str(t.id)]
     for t in etl_run.critical_path():
-        assert slack[t.id] < 0.02
+        assert slack[t.id] < 0.02  # computed: the engine's microseconds between tasks
     # fetch('a1') ends at 0.05 s; concatenate(a1, a2) may start as late as 0.25 s (it
     # must end by 0.30 s, when concatenate(ca, cb) must start to end the run at 0.45 s).
     a1 = next(t for t in etl_run.tasks if t.label == "fetch('a1')")
     assert 0.17 < slack[a1.id] < 0.23
-    assert "Slack" not in viz.to_graphviz(etl_run).source
+    assert "slack" not in viz.to_graphviz(etl_run).source
 
 
 def test_slack_is_total_slack() -> None:
@@ -330,10 +358,10 @@ def test_aggregated_etl_counts_tasks_and_dependencies(etl_run: Run) -> None:
         assert f"ok {count}" in label
     counts = {(k[0], k[1]): attr(a, "label") for k, a in edges.items()}
     assert counts == {
-        (names["fetch"], names["concatenate"]): "6",
-        (names["concatenate"], names["concatenate"]): "2",
-        (names["concatenate"], names["strip_numbers"]): "3",
-        (names["strip_numbers"], names["upload"]): "3",
+        (names["fetch"], names["concatenate"]): "×6",
+        (names["concatenate"], names["concatenate"]): "×2",
+        (names["concatenate"], names["strip_numbers"]): "×3",
+        (names["strip_numbers"], names["upload"]): "×3",
     }
     fetch_total = sum(t.duration or 0 for t in etl_run.tasks if t.name == "fetch")
     assert f"total {format_seconds(fetch_total)}" in nodes[names["fetch"]]
@@ -370,19 +398,19 @@ def _layered(n: int, width: int) -> list[aiodag.TaskHandle[int]]:
 
 @pytest.mark.dot
 async def test_large_run_is_aggregated(tmp_path: Path) -> None:
-    """A 5,000-task run draws as its 2 task names, with exact counts, and renders."""
+    """A 6,000-task run draws as its 2 task names, with exact counts, and renders."""
     async with Run("large") as run:
-        _layered(5_000, 100)
+        _layered(6_000, 100)
     source = viz.to_graphviz(run).source
     nodes, edges = dot_nodes(source), dot_edges(source)
     assert set(nodes) == {"g0", "g1"}
     assert "100 tasks" in nodes["g0"] and "ok 100" in nodes["g0"]
-    assert "4,900 tasks" in nodes["g1"] and "ok 4,900" in nodes["g1"]
+    assert "5,900 tasks" in nodes["g1"] and "ok 5,900" in nodes["g1"]
     assert {k[:2]: attr(a, "label") for k, a in edges.items()} == {
-        ("g0", "g1"): "200",
-        ("g1", "g1"): "9,600",
+        ("g0", "g1"): "×200",
+        ("g1", "g1"): "×11,600",
     }
-    assert "5,000 tasks" in source and "more than 500 tasks" in source
+    assert "6,000 tasks" in source and "more than 500 tasks" in source
     svg = parse_svg(viz.render(run, tmp_path / "large.svg").read_bytes())
     assert set(svg.nodes) == {"g0", "g1"}
     assert len(svg.edges) == 2
@@ -427,14 +455,14 @@ async def test_run_in_progress_shows_pending_and_running(tmp_path: Path) -> None
     assert svg.classes(str(a.id)) == {"node", "ok"}
     assert svg.classes(str(g.id)) == {"node", "running"}
     assert svg.classes(str(b.id)) == {"node", "pending"}
-    assert svg.xlabel_text(str(g.id))[0].startswith("Started at: ")
-    assert svg.xlabel_text(str(g.id))[1].startswith("Running for: ")
-    assert svg.xlabel_text(str(b.id)) == []
+    assert svg.facts(str(g.id))[0].startswith("running ")
+    assert svg.facts(str(g.id))[1].startswith("since ")
+    assert svg.facts(str(b.id)) == ["waiting"]
     header = svg.header()
     assert "3 tasks, running, makespan" in header and "so far" in header
     assert "ok 1" in header and "running 1" in header and "pending 1" in header
     assert "critical" not in source  # drawn (and in the legend) once the run has finished
-    assert 'style="filled,dashed"' in dot_nodes(source)[str(b.id)]
+    assert 'style="rounded,filled,dashed"' in dot_nodes(source)[str(b.id)]
 
 
 @task
@@ -456,7 +484,7 @@ async def _forever() -> None:
 
 @pytest.mark.dot
 async def test_failures_cancellation_and_exogenous_edges(tmp_path: Path) -> None:
-    """Failed nodes show their error type; exogenous edges are dashed, data edges not."""
+    """Failed nodes show their error type; exogenous edges are dotted, data edges not."""
     async with Run("failures", raise_errors=False) as run:
         good, bad = _load("good"), _load("bad")
         skipped = _publish(bad)
@@ -473,15 +501,19 @@ async def test_failures_cancellation_and_exogenous_edges(tmp_path: Path) -> None
     assert attr(nodes[str(after.id)], "class") in ("cancelled", "cancelled critical")
     assert attr(nodes[str(exo.id)], "class") == "ok"
     exo_edge = edges[str(good.id), str(exo.id)]
-    assert attr(exo_edge, "style") == "dashed"
+    assert attr(exo_edge, "style") == "dotted"
     assert attr(edges[str(forever.id), str(after.id)], "style") is None  # data
 
     svg = parse_svg(viz.render(run, tmp_path / "failures.svg").read_bytes())
-    assert svg.label_text(str(bad.id)) == ["_load('bad')", "ValueError"]
-    assert "".join(svg.label_text(str(skipped.id))) == f"_publish(_load#{bad.id})"
+    assert svg.label_text(str(bad.id))[:2] == ["_load('bad')", "ValueError"]
+    assert svg.label_text(str(bad.id))[2].startswith("ran ")
+    assert "".join(svg.call_text(str(skipped.id))) == "_publish(_load('bad'))"
+    assert svg.facts(str(skipped.id))[0] == "did not run"
     tooltip = svg.nodes[str(bad.id)].find(f"{SVG}g/{SVG}a")
     assert tooltip is not None
-    assert tooltip.get(XLINK_TITLE) == "_load('bad')\nfailed\nValueError: no such key: 'bad'"
+    assert tooltip.get(XLINK_TITLE) == (
+        f"#{bad.id} _load('bad')\nfailed\nValueError: no such key: 'bad'"
+    )
     dashed = svg.edges[f"{good.id}->{exo.id}"].find(f"{SVG}path")
     solid = svg.edges[f"{bad.id}->{skipped.id}"].find(f"{SVG}path")
     assert dashed is not None and dashed.get("stroke-dasharray")
@@ -521,12 +553,12 @@ def test_hostile_labels_stay_text(capfd: pytest.CaptureFixture[str]) -> None:
     assert set(svg.nodes) == {str(i) for i in range(1, len(HOSTILE) + 1)}
     assert len(svg.edges) == len(HOSTILE) - 1
     for i, label in enumerate(HOSTILE, start=1):
-        assert svg.label_text(str(i)) == [label]
+        assert svg.call_text(str(i)) == [label]
         link = svg.nodes[str(i)].find(f"{SVG}g/{SVG}a")
         assert link is not None
         # Tooltips: the same text but for two lookalikes (see aiodag.viz.text.esc_string).
         shown = label.replace("\\", "\u29f5").replace("&", "\uff06")
-        assert link.get(XLINK_TITLE) == shown + "\nok"
+        assert link.get(XLINK_TITLE) == f"#{i} {shown}\nok"
     assert svg.header().startswith('run "<b>" \\N ')
 
 
@@ -576,9 +608,9 @@ async def test_hostile_names_and_arguments_of_real_tasks(tmp_path: Path) -> None
         assert len(svg.edges) == 1
     svg = parse_svg((tmp_path / "evilFalse.svg").read_bytes())
     for t in run.tasks:
-        assert squash("".join(svg.label_text(str(t.id)))) == squash(shorten(t.label, 60))
+        assert squash("".join(svg.call_text(str(t.id)))) == squash(shorten(t.label, 60))
     agg = parse_svg((tmp_path / "evilTrue.svg").read_bytes())
-    assert squash(agg.label_text("g0")[0] + agg.label_text("g0")[1]) == squash(evil_name)
+    assert squash("".join(agg.call_text("g0"))) == squash(evil_name)
 
 
 def test_ids_that_are_not_plain_get_safe_node_names() -> None:
@@ -608,12 +640,13 @@ def test_run_like_with_error_type_names(tmp_path: Path) -> None:
                  started=None),
     ], path=[1, 2])
     svg = parse_svg(viz.render(run, tmp_path / "rebuilt.svg").read_bytes())
-    assert svg.label_text("2") == ["parse(fetch#1)", "TimeoutError"]
+    assert svg.label_text("2")[:2] == ["parse(fetch('a'))", "TimeoutError"]
     link = svg.nodes["2"].find(f"{SVG}g/{SVG}a")
     assert link is not None
-    assert link.get(XLINK_TITLE) == "parse(fetch#1)\nfailed\nTimeoutError: took too long"
+    assert link.get(XLINK_TITLE) == "#2 parse(fetch('a'))\nfailed\nTimeoutError: took too long"
     assert svg.classes("3") == {"node", "upstream_failed"}
-    assert svg.xlabel_text("3") == ["Finished at: 1s"]
+    assert svg.facts("3") == ["did not run", "ended at 1s"]
+    assert svg.facts("2") == ["#2 · ran 1s", "ended at 1s"]
 
 
 def test_unknown_status_is_refused() -> None:
@@ -675,6 +708,8 @@ def test_format_seconds(seconds: float, text: str) -> None:
     ("upload(strip_numbers#11, strip_numbers#12)",
      ["upload(", "strip_numbers#11,", "strip_numbers#12)"]),
     ("a" * 20, ["a" * 16, "a" * 4]),
+    ("concatenate(fetch('a1'), fetch('a2'))", ["concatenate(", "fetch('a1'),", "fetch('a2'))"]),
+    ("f(g(h(1, 2), 3), x)", ["f(g(h(1, 2), 3),", "x)"]),  # never inside g(…)
     ("one\ntwo", ["one", "two"]),
 ])
 def test_wrap(text: str, lines: list[str]) -> None:

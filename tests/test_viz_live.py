@@ -90,14 +90,15 @@ async def test_live_svg_follows_the_run(tmp_path: Path) -> None:
     assert any("critical" in classes for classes in final.values())
     assert live.renders >= 2
     assert live.last_error is None
-    assert file_names(tmp_path) == ["live.svg"]  # no temporary file left behind
+    # The drawing, the live page and its data; no temporary file left behind.
+    assert file_names(tmp_path) == ["live.html", "live.live.js", "live.svg"]
 
 
 @pytest.mark.dot
 async def test_live_svg_is_throttled(tmp_path: Path) -> None:
     """With a long interval: one render when the run starts, one when it finishes."""
     path = tmp_path / "live.svg"
-    live = viz.LiveSVG(path, interval=60)
+    live = viz.LiveSVG(path, interval=60, stack=0)
     async with Run("throttled", sinks=[live]) as run:
         handles = [step() for _ in range(20)]
         step(*handles)
@@ -207,3 +208,18 @@ def test_live_svg_checks_its_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="unknown option: 'colour'"):
         viz.LiveSVG(tmp_path / "live.svg", colour="red")  # type: ignore[call-arg]
     assert repr(viz.LiveSVG(tmp_path / "live.svg")).endswith("idle renders=0>")
+
+
+def test_live_page_quotes_hostile_names(tmp_path: Path) -> None:
+    """A run or file name with markup cannot end the page's script or add elements."""
+    from aiodag.viz.page import page_html, state_script
+
+    svg = tmp_path / 'run<!--<script><b>"x".svg'  # (a file name cannot hold a "/")
+    page = page_html(svg, name='<script>alert(1)</script> "etl"', interval=0.5).decode()
+    assert page.count("<script") == 1 and page.count("</script>") == 1
+    assert "<b>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'run\\u003c!--\\u003cscript>\\u003cb>\\"x\\".live.js' in page  # as JSON
+    state = state_script(b'<?xml version="1.0"?>\n<svg>\xe2\x9c\x93</svg>',
+                         name="</script>", running=True, version=7).decode()
+    assert state.startswith('aiodagLive({"name": "</script>", "running": true, "version": 7')
+    assert '"svg": "<svg>\\u2713</svg>"' in state  # no XML declaration: inline SVG

@@ -65,11 +65,14 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--direction", choices=DIRECTIONS, default="TB",
-                        help="TB top-down (default) or LR left-right")
+    parser.add_argument("--direction", choices=DIRECTIONS, default="LR",
+                        help="LR left to right (default) or TB top-down (also RL, BT)")
     parser.add_argument("--slack", action="store_true", help="show each task's slack")
     parser.add_argument("--aggregate-above", type=int, default=500, metavar="N",
                         help="draw one node per task name above N tasks (default 500)")
+    parser.add_argument("--stack", type=int, default=5, metavar="N",
+                        help="draw N or more sibling calls of a fan-out as one stacked node "
+                             "(default 5; 0 draws every call)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,8 +99,9 @@ def _parser() -> argparse.ArgumentParser:
                                                 "JSON trace file")
     render.add_argument("trace", type=Path, metavar="TRACE.jsonl")
     render.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
-                        help="the drawing: .svg, .png, .pdf or .dot (default: TRACE.svg); "
-                             ".json writes a Perfetto / Chrome trace instead")
+                        help="the drawing: .svg, .png, .pdf, .dot, or .mmd for a Mermaid "
+                             "flowchart (default: TRACE.svg); .json writes a Perfetto / "
+                             "Chrome trace instead")
     render.add_argument("--run", dest="run_name", default=None, metavar="NAME",
                         help="which run, when the file holds several (default: the last)")
     render.add_argument("--timeline", action="store_true",
@@ -126,7 +130,7 @@ def _drawing_options(args: argparse.Namespace) -> dict[str, Any]:
     from ..viz import Options
 
     options = {"direction": args.direction, "slack": args.slack,
-               "max_nodes": args.aggregate_above}
+               "max_nodes": args.aggregate_above, "stack": args.stack}
     try:
         Options.from_kwargs(options)  # before anything runs or is written
     except (TypeError, ValueError) as exc:

@@ -1,7 +1,8 @@
 """Running a pipeline with everything the command writes: trace, drawings, progress.
 
 A run writes ``DIR/trace.jsonl`` (OTLP JSON lines, for Jaeger UI and ``aiodag render``),
-``DIR/pipeline.svg`` (re-rendered while the run goes, so a viewer follows it),
+``DIR/pipeline.svg`` (re-rendered while the run goes) with ``DIR/pipeline.html``, a
+page that shows it and refreshes itself (its path is printed when the run starts),
 ``DIR/pipeline.png``, ``DIR/timeline.svg`` and ``DIR/run.perfetto.json`` — also when
 the pipeline fails.
 """
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +95,10 @@ class Outputs:
             file=self.trace_path, install=False,
         )
         live = LiveSVG(self.svg_path, interval=0.5, **self.options)
+        if live.page_path is not None:
+            # On stderr with the progress display: stdout is the report, read by scripts.
+            print(f"live view: {live.page_path.resolve().as_uri()} (open it in a browser; "
+                  "it follows the run)", file=sys.stderr, flush=True)
         sinks: list[Sink] = [OpenTelemetrySink(provider), live]
         errors: list[BaseException] = []
         stopping = _SignalStop()
@@ -127,6 +133,8 @@ class Outputs:
             finally:
                 export_logger.removeFilter(_silence)
         self._written.extend(self._export_report(export_stats(provider)))
+        if live.page_path is not None and live.last_error is None:
+            self._written.append(f"live view: {live.page_path}")
         try:
             for path in (self.svg_path, self.png_path):
                 render(run, path, **self.options)

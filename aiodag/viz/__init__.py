@@ -5,7 +5,8 @@
 ...     etl_pipeline()
 >>> aiodag.viz.render(run, "pipeline.svg")           # or .png, .pdf, .dot
 >>> aiodag.viz.to_graphviz(run, direction="LR")      # a graphviz.Digraph (shows in Jupyter)
->>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # follow a run as it goes
+>>> print(aiodag.viz.to_mermaid(run))                # Mermaid text, for Markdown
+>>> aiodag.Run("etl", sinks=[aiodag.viz.LiveSVG("live.svg")])   # live.svg and live.html
 >>> aiodag.viz.timeline(run, "timeline.svg")         # on a time axis (aiodag[timeline])
 >>> aiodag.viz.render_diff(run_a, run_b, "diff.svg")  # what changed between two runs
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .graph import to_graphviz
 from .live import LiveSVG
+from .mermaid import to_mermaid
 from .model import RunLike, TaskLike, compute_slack
 from .options import Options, VizOptions
 from .render import FORMATS, GraphvizNotFoundError, render
@@ -42,6 +44,7 @@ __all__ = [
     "render_diff",
     "timeline",
     "to_graphviz",
+    "to_mermaid",
     "to_timeline",
 ]
 

@@ -1,39 +1,30 @@
 """The aggregated drawing of a large run: one node per task *name*.
 
 ``dot`` lays out a few thousand nodes at most, and nobody reads more.  Above the
-``max_nodes`` threshold a run is drawn as its task names: each node counts the calls
-of one name, by status, with their total, mean and longest duration; each edge says
-how many dependencies (of one kind) it stands for.  Building it is one pass over the
-tasks and their dependencies, so a run of 100,000 tasks draws in well under a second.
+``max_nodes`` threshold (when stacking fan-outs does not bring it under) a run is
+drawn as its task names: each node counts the calls of one name, by status, with
+their total, mean and longest duration; each edge says how many dependencies (of one
+kind, or spawns) it stands for.  Building it is one pass over the tasks and their
+dependencies, so a run of 100,000 tasks draws in well under a second.
 
 Group nodes are named ``g0``, ``g1``, … in the order the names were first called.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Hashable
 
-import graphviz
-
 from ..events import TaskStatus
 from . import style
-from .model import Snapshot, TaskLike
+from .drawing import PRECEDENCE, Drawing, Edge, EdgeKind, Node
+from .model import Snapshot, TaskLike, caller_of
 from .options import Options
-from .text import esc_string, format_seconds, html_lines, shorten, wrap
+from .text import format_seconds, format_slack, shorten, wrap
 
-__all__ = ["aggregate_graph"]
+__all__ = ["aggregate_drawing"]
 
-# A group's colour is that of its most telling status: trouble first, then progress.
-_PRECEDENCE = (
-    TaskStatus.FAILED,
-    TaskStatus.UPSTREAM_FAILED,
-    TaskStatus.CANCELLED,
-    TaskStatus.RUNNING,
-    TaskStatus.PENDING,
-    TaskStatus.OK,
-)
+_KINDS: tuple[EdgeKind, ...] = ("exogenous", "data", "spawned")
 
 
 class _Group:
@@ -63,9 +54,9 @@ class _Group:
         return f"g{self.index}"
 
     def status(self) -> TaskStatus:
-        return next(s for s in _PRECEDENCE if self.statuses[s])
+        return next(s for s in PRECEDENCE if self.statuses[s])
 
-    def label(self, opts: Options) -> str:
+    def facts(self, makespan: float) -> list[str]:
         lines = [f"{self.count:,} task{'s' if self.count != 1 else ''}"]
         lines.append(
             " · ".join(f"{s} {self.statuses[s]:,}" for s in style.STATUS_ORDER if self.statuses[s])
@@ -77,15 +68,11 @@ class _Group:
                 f"max {format_seconds(self.max)}"
             )
         if self.min_slack is not None:
-            lines.append(f"min slack {format_seconds(self.min_slack)}")
-        name = html_lines(wrap(shorten(self.name, opts.max_label), opts.wrap))
-        return (
-            f'<<B>{name}</B><BR/><FONT POINT-SIZE="10" COLOR="{style.TEXT_GREY}">'
-            f"{html_lines(lines)}</FONT>>"
-        )
+            lines.append(f"min slack {format_slack(self.min_slack, makespan)}")
+        return lines
 
 
-def aggregate_graph(snap: Snapshot, opts: Options) -> graphviz.Digraph:
+def aggregate_drawing(snap: Snapshot, opts: Options) -> Drawing:
     """Draw ``snap`` with one node per task name (see the module docstring)."""
     # Written for 100,000s of tasks: group first, then sum each group up with
     # comprehensions and Counter, which run their loops in C.
@@ -100,20 +87,21 @@ def aggregate_graph(snap: Snapshot, opts: Options) -> graphviz.Digraph:
     for group, tasks in zip(groups, members.values(), strict=True):
         index_of.update(dict.fromkeys([task.id for task in tasks], group.index))
 
-    # Each edge counted under one integer, (up * n + down) * 2 + is_data: hashing ints
+    # Each edge counted under one integer, (up * n + down) * 3 + kind: hashing ints
     # is several times cheaper than hashing tuples with enum members in them.
     n = len(groups)
     get = index_of.get
     counts = Counter([
-        (up * n + index_of[task.id]) * 2 + (kind == "data")
+        (up * n + index_of[task.id]) * 3 + (kind == "data")
         for task in snap.tasks
         for upstream, kind in task.deps
         if (up := get(upstream)) is not None
     ])
-    edges = {
-        (*divmod(key >> 1, n), "data" if key & 1 else "exogenous"): count
-        for key, count in counts.items()
-    }
+    counts.update([
+        (up * n + index_of[task.id]) * 3 + 2
+        for task in snap.tasks
+        if (caller := caller_of(task)) is not None and (up := get(caller)) is not None
+    ])
 
     critical_groups = {index_of[i] for i in snap.critical if i in index_of}
     critical_edges = {
@@ -122,17 +110,29 @@ def aggregate_graph(snap: Snapshot, opts: Options) -> graphviz.Digraph:
         if up in index_of and down in index_of
     }
 
+    nodes = [
+        Node(
+            name=group.node,
+            kind="group",
+            status=group.status(),
+            critical=group.index in critical_groups,
+            title=wrap(shorten(group.name, opts.max_label), opts.wrap),
+            facts=group.facts(snap.makespan),
+            tooltip=group.name,
+            size_key=group.node,
+        )
+        for group in groups
+    ]
+    edges = []
+    for key, count in counts.items():
+        up, down = divmod(key // 3, n)
+        kind = _KINDS[key % 3]
+        if up == down and kind == "spawned":
+            continue  # a task of one name calling more of that name: said by the count
+        critical = kind != "spawned" and (up, down) in critical_edges
+        edges.append(Edge(f"g{up}", f"g{down}", kind, critical, count))
     why = f"more than {opts.max_nodes:,} tasks" if opts.aggregate is None else "aggregate=True"
     note = f", drawn as {n:,} task name{'s' if n != 1 else ''} ({why})"
-    graph = style.new_digraph(snap, opts, shape="box", note=note)
-    for group in groups:
-        status = group.status()
-        attrs = style.node_style(status, critical=group.index in critical_groups)
-        attrs["style"] = "rounded," + attrs["style"]
-        attrs["tooltip"] = esc_string(group.name)
-        graph.node(group.node, label=group.label(opts), **attrs)
-    for (up, down, kind), count in edges.items():
-        attrs = style.edge_style(kind, critical=(up, down) in critical_edges)
-        attrs.setdefault("penwidth", f"{1 + 0.5 * min(math.log10(count), 4):.2f}")
-        graph.edge(f"g{up}", f"g{down}", label=f"{count:,}", **attrs)
-    return graph
+    heads = {edge.head for edge in edges if edge.head != edge.tail}
+    sources = [node.name for node in nodes if node.name not in heads]
+    return Drawing(snap, nodes, edges, note=note, sources=sources)

@@ -1,7 +1,9 @@
 """``LiveSVG``: a sink that keeps an SVG file showing a run as it progresses.
 
-Open the file in a browser (with an auto-reload extension) or an editor that
-follows file changes, and watch tasks go from pending to running to ok.
+Beside ``run.svg`` it writes ``run.html``, a page that shows the drawing and
+refreshes itself (see :mod:`aiodag.viz.page`): open it in any browser, from disk,
+and watch tasks go from pending to running to ok.  Editors that follow file changes
+can show the SVG itself.
 
 How it keeps the sink contract (called on the loop's thread; quick; never raises):
 
@@ -12,7 +14,8 @@ How it keeps the sink contract (called on the loop's thread; quick; never raises
   snapshot, cheap — while ``dot`` runs in a worker thread of the sink's own.  Should
   building ever get slow (a very large run), the interval stretches to at least ten
   times the building time, so the sink never takes more than a tenth of the loop.
-* Atomic: each SVG goes to a temporary file that then replaces the old one.
+* Atomic: each SVG (and the page's data script) goes to a temporary file that then
+  replaces the old one.
 * Never raises: a failing render (no ``dot``, an unwritable directory) is logged once
   on the ``aiodag.viz`` logger and kept in ``last_error``, and the run goes on.
 * Final: ``RunFinished`` renders the end state at once, behind any render in flight.
@@ -28,6 +31,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Unpack
 
@@ -37,6 +41,7 @@ from ..events import Event, RunFinished, RunStarted
 from .graph import to_graphviz
 from .model import RunLike
 from .options import Options, VizOptions
+from .page import data_path, page_html, page_path, state_script
 from .render import GraphvizNotFoundError, format_of, pipe, write_atomic
 
 __all__ = ["LiveSVG"]
@@ -55,8 +60,10 @@ class LiveSVG:
     ...     etl_pipeline()
     >>> await live.flush()  # the final drawing is on disk
 
-    ``interval``: the least time in seconds between two renders.  ``options``: those
-    of :func:`~aiodag.viz.to_graphviz`.  Give it to a :class:`~aiodag.Run` as one of
+    ``interval``: the least time in seconds between two renders.  ``page``: also
+    write the live page, :attr:`page_path` (``run.svg`` → ``run.html``, with its data
+    in ``run.live.js``; default True).  ``options``: those of
+    :func:`~aiodag.viz.to_graphviz`.  Give it to a :class:`~aiodag.Run` as one of
     its sinks; as a global sink (:func:`aiodag.add_sink`) it follows the run that
     started last.
     """
@@ -66,6 +73,7 @@ class LiveSVG:
         path: str | os.PathLike[str],
         *,
         interval: float = 1.0,
+        page: bool = True,
         **options: Unpack[VizOptions],
     ) -> None:
         self.path = Path(path)
@@ -76,6 +84,8 @@ class LiveSVG:
         Options.from_kwargs(options)  # fail now, not in the middle of the run
         self.interval = float(interval)
         self.options = options
+        self.page_path: Path | None = page_path(self.path) if page else None
+        """The self-refreshing HTML page showing the drawing (``None`` if ``page=False``)."""
         self.renders = 0
         """How many times the file has been written."""
         self.last_error: BaseException | None = None
@@ -134,6 +144,9 @@ class LiveSVG:
         self._run = run
         self._loop = asyncio.get_running_loop()
         self._last_start = -float("inf")
+        if self.page_path is not None:
+            page = page_html(self.path, name=run.name, interval=min(self.interval, 1.0))
+            self._submit(write_atomic, self.page_path, page)
         self._request()
 
     def _finish(self) -> None:
@@ -175,16 +188,21 @@ class LiveSVG:
         start = time.monotonic()
         self._last_start = start
         graph = to_graphviz(self._run, **self.options)
+        running = bool(self._run.running)
         self._build_seconds = time.monotonic() - start
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="aiodag-viz-live"
-            )
-        future = self._executor.submit(self._write, graph)
+        future = self._submit(self._write, graph, self._run.name, running)
         self._latest = future
         if not final:
             self._inflight = future
         future.add_done_callback(self._done_threadsafe)
+
+    def _submit(self, fn: Callable[..., None], *args: object) -> concurrent.futures.Future[None]:
+        """Run ``fn(*args)`` in the sink's worker thread, after what is queued there."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="aiodag-viz-live"
+            )
+        return self._executor.submit(fn, *args)
 
     def _done(self, future: concurrent.futures.Future[None]) -> None:
         try:
@@ -214,8 +232,12 @@ class LiveSVG:
 
     # -- in the worker thread ------------------------------------------------------
 
-    def _write(self, graph: graphviz.Digraph) -> None:
-        write_atomic(self.path, pipe(graph, "svg", quiet=True))
+    def _write(self, graph: graphviz.Digraph, name: str, running: bool) -> None:
+        svg = pipe(graph, "svg", quiet=True)
+        write_atomic(self.path, svg)
+        if self.page_path is not None:
+            script = state_script(svg, name=name, running=running, version=time.time_ns())
+            write_atomic(data_path(self.path), script)
         self.renders += 1
 
     def _done_threadsafe(self, future: concurrent.futures.Future[None]) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "RunLike",
     "Snapshot",
     "TaskLike",
+    "caller_of",
     "compute_slack",
     "error_info",
     "exception_message",
@@ -39,6 +40,9 @@ class TaskLike(Protocol):
     Times are seconds since the run began, ``None`` where the task has not got there.
     ``status`` is a :class:`~aiodag.TaskStatus` or its string value.  ``deps`` are
     ``(upstream_id, kind)`` pairs, ``kind`` being ``"data"`` or ``"exogenous"``.
+
+    A task called from inside another task's body may have the optional attribute
+    ``caller_id``: the id of that task (``None``, or missing: called from plain code).
 
     ``error`` is the exception of a failed task.  A record that has no exception object
     (one rebuilt from a trace) leaves it ``None`` and may instead have the optional
@@ -136,6 +140,12 @@ def error_info(task: TaskLike) -> ErrorInfo | None:
     if not isinstance(message, str):
         message = exception_message(error) if error is not None else ""
     return ErrorInfo(type_name, message)
+
+
+def caller_of(task: TaskLike) -> Hashable | None:
+    """The id of the task whose body called ``task``, if the record says so."""
+    caller: Hashable | None = getattr(task, "caller_id", None)
+    return caller
 
 
 def status_of(task: TaskLike) -> TaskStatus:
@@ -248,11 +258,19 @@ class Snapshot:
         running = bool(run.running)
         # While running, the "critical path" would only lead to the latest task to
         # finish so far, and would jump around in a live view: drawn once finished.
-        critical = (
+        path = (
             tuple(task.id for task in run.critical_path())
-            if critical_path and not running
+            if (critical_path or slack) and not running
             else ()
         )
+        critical = path if critical_path else ()
+        slacks = compute_slack(tasks, makespan) if slack else None
+        if slacks is not None:
+            # On the critical path slack is zero by definition; the computed value is
+            # the engine's few microseconds between one task's end and the next start.
+            for task_id in path:
+                if task_id in slacks:
+                    slacks[task_id] = 0.0
         return cls(
             name=run.name,
             tasks=tasks,
@@ -261,7 +279,7 @@ class Snapshot:
             makespan=makespan,
             running=running,
             critical=critical,
-            slack=compute_slack(tasks, makespan) if slack else None,
+            slack=slacks,
         )
 
     def critical_edges(self) -> set[tuple[Hashable, Hashable]]:

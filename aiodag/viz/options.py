@@ -27,14 +27,17 @@ class VizOptions(TypedDict, total=False):
     wrap: int
     aggregate: bool | None
     max_nodes: int
+    stack: int
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
     """How to draw a run.
 
-    * ``direction`` — ``"TB"`` top-down (default, as the seed's figure), ``"LR"``
-      left-right, or ``"BT"``/``"RL"``.
+    * ``direction`` — ``"LR"`` left to right (default: time runs left to right, as in
+      a trace's timeline, and a wide DAG grows down the page, where it scrolls,
+      rather than across it, where it shrinks), ``"TB"`` top-down as the seed's
+      figure, or ``"RL"``/``"BT"``.
     * ``critical_path`` — make the critical path's nodes and edges stand out (default
       True; drawn once the run has finished).
     * ``slack`` — show each finished task's slack: how much later it could have
@@ -45,21 +48,25 @@ class Options:
     * ``legend`` — the status colours with their counts, and the edge styles (default
       True).
     * ``max_label`` — labels longer than this many characters are cut with ``…``
-      (default 60); ``wrap`` — label lines are at most this long (default 16).
+      (default 60); ``wrap`` — label lines are at most this long (default 20).
     * ``aggregate`` — draw one node per task *name* instead of one per task: ``None``
       (default) does so when the run has more than ``max_nodes`` tasks (default 500).
+    * ``stack`` — draw at least this many sibling calls (same name, same caller, their
+      inputs and outputs siblings too: a fan-out) as one stacked node, ``fetch ×50``
+      (default 5); ``0`` draws one node per call.
     """
 
-    direction: Direction = "TB"
+    direction: Direction = "LR"
     critical_path: bool = True
     slack: bool = False
     timings: bool = True
     title: bool = True
     legend: bool = True
     max_label: int = 60
-    wrap: int = 16
+    wrap: int = 20
     aggregate: bool | None = None
     max_nodes: int = 500
+    stack: int = 5
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -74,7 +81,7 @@ class Options:
             raise TypeError(
                 f"aggregate must be True, False or None (automatic), got {self.aggregate!r}"
             )
-        for name, low in (("max_label", 2), ("wrap", 4), ("max_nodes", 0)):
+        for name, low in (("max_label", 2), ("wrap", 4), ("max_nodes", 0), ("stack", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

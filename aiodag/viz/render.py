@@ -1,9 +1,9 @@
 """``render``: write a run's drawing to a file, in the format its suffix names.
 
 Only this step needs Graphviz's ``dot`` binary (and not even for ``.dot``/``.gv``,
-which are the DOT source).  When ``dot`` is missing, :class:`GraphvizNotFoundError`
-says how to install it.  Files are written atomically: a viewer that reloads the file
-sees the old drawing or the new one, never half of one.
+which are the DOT source, or ``.mmd``, a Mermaid flowchart).  When ``dot`` is missing,
+:class:`GraphvizNotFoundError` says how to install it.  Files are written atomically:
+a viewer that reloads the file sees the old drawing or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Unpack
 import graphviz
 
 from .graph import to_graphviz
+from .mermaid import to_mermaid
 from .model import RunLike
 from .options import VizOptions
 
@@ -27,8 +28,10 @@ FORMATS: dict[str, str | None] = {
     ".pdf": "pdf",
     ".dot": None,
     ".gv": None,
+    ".mmd": "mermaid",
 }
-"""File suffixes :func:`render` writes, with the ``dot -T`` format (``None``: DOT source)."""
+"""File suffixes :func:`render` writes, with the ``dot -T`` format (``None``: DOT source;
+``"mermaid"``: the Mermaid text of :func:`~aiodag.viz.to_mermaid`)."""
 
 INSTALL_HINT = (
     "install Graphviz, which provides it: `sudo apt-get install graphviz` (Debian, "
@@ -47,7 +50,8 @@ def render(run: RunLike, path: str | os.PathLike[str], **options: Unpack[VizOpti
     """Draw ``run`` into ``path``, in the format named by its suffix; return the path.
 
     Suffixes: ``.svg``, ``.png``, ``.pdf`` (rendered by ``dot``), ``.dot`` or ``.gv``
-    (the DOT source).  ``options`` are those of :func:`~aiodag.viz.to_graphviz`.
+    (the DOT source), ``.mmd`` (a Mermaid flowchart).  ``options`` are those of
+    :func:`~aiodag.viz.to_graphviz`.
 
     >>> aiodag.viz.render(run, "pipeline.svg", direction="LR")
     PosixPath('pipeline.svg')
@@ -56,14 +60,17 @@ def render(run: RunLike, path: str | os.PathLike[str], **options: Unpack[VizOpti
     """
     path = Path(path)
     fmt = format_of(path)
-    graph = to_graphviz(run, **options)
-    data = graph.source.encode("utf-8") if fmt is None else pipe(graph, fmt)
+    if fmt == "mermaid":
+        data = (to_mermaid(run, **options) + "\n").encode("utf-8")
+    else:
+        graph = to_graphviz(run, **options)
+        data = graph.source.encode("utf-8") if fmt is None else pipe(graph, fmt)
     write_atomic(path, data)
     return path
 
 
 def format_of(path: Path) -> str | None:
-    """The ``dot -T`` format for ``path``'s suffix (``None``: DOT source)."""
+    """The ``dot -T`` format for ``path``'s suffix (``None``: DOT source, or ``"mermaid"``)."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(

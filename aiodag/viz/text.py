@@ -29,6 +29,7 @@ __all__ = [
     "clean",
     "esc_string",
     "format_seconds",
+    "format_slack",
     "html_lines",
     "one_line",
     "shorten",
@@ -40,9 +41,6 @@ ELLIPSIS = "…"
 # C0 and C1 control characters except the newline (a line break) and the tab (a space),
 # plus U+FFFE and U+FFFF, which XML (hence HTML-like labels) rejects.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
-
-# Where a call label may break: after an opening parenthesis or a comma (and its space).
-_BREAK_AFTER = re.compile(r"(?<=[(,])\s*")
 
 
 def clean(text: str) -> str:
@@ -72,15 +70,16 @@ def shorten(text: str, limit: int) -> str:
 def wrap(text: str, width: int) -> list[str]:
     """Break ``text`` into lines of about ``width`` characters.
 
-    Newlines in the text are kept as line breaks.  Elsewhere, lines break after ``(``
-    and ``,`` where possible, as the seed's figure shows ``concat(a1a2,`` / ``b1b2)``;
-    a closing ``,`` or ``)`` may overhang the width rather than sit alone on a line.
-    A longer run of characters is cut only when it does not fit on a line at all.
+    Newlines in the text are kept as line breaks.  Elsewhere, lines break after the
+    call's own ``(`` and after the commas between its arguments, never inside a nested
+    call, as the seed's figure shows ``concat(a1a2,`` / ``b1b2)``; a closing ``,`` or
+    ``)`` may overhang the width rather than sit alone on a line.  A longer run of
+    characters is cut only when it does not fit on a line at all.
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for piece in _BREAK_AFTER.split(paragraph):
+        for piece in _pieces(paragraph):
             if line and len(line.rstrip()) + len(piece.rstrip(",)")) > width:
                 lines.append(line.rstrip())
                 line = ""
@@ -91,6 +90,22 @@ def wrap(text: str, width: int) -> list[str]:
             line += piece + (" " if piece.endswith(",") else "")
         lines.append(line.rstrip())
     return lines
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut after the outermost ``(`` and after commas outside nested brackets."""
+    pieces: list[str] = []
+    start = depth = 0
+    for i, char in enumerate(text):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        if (char == "(" and depth == 1) or (char == "," and depth <= 1):
+            pieces.append(text[start:i + 1])
+            start = i + 1
+    pieces.append(text[start:])
+    return [piece.lstrip() if n else piece for n, piece in enumerate(pieces)]
 
 
 def html_lines(lines: list[str], *, align: str = "CENTER") -> str:
@@ -142,3 +157,27 @@ def format_seconds(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def resolution(makespan: float) -> float:
+    """The finest time step the drawing of a run of ``makespan`` seconds shows.
+
+    Times print with three significant digits at most (:func:`format_seconds`), so
+    the unit of the run's longest time is the precision of the whole drawing.
+    """
+    if makespan < 0.9995e-3:
+        return 1e-6
+    if makespan < 0.9995:
+        return 1e-3
+    if makespan < 9.995:
+        return 1e-2
+    if makespan < 59.95:
+        return 1e-1
+    return 1.0
+
+
+def format_slack(seconds: float, makespan: float) -> str:
+    """A slack, ``"0"`` when below the precision the run's other times are shown with."""
+    if seconds < resolution(makespan) / 2:
+        return "0"
+    return format_seconds(seconds)
