@@ -113,8 +113,10 @@ def html_lines(lines: list[str], *, align: str = "CENTER") -> str:
     br = f'<BR ALIGN="{align}"/>'
     # Graphviz (2.43, measured) rejects text that begins with "]" and elements with
     # nothing in them: "]" goes as a character reference, empty text as a space.
+    # A line break inside a line would be whitespace Graphviz takes for nothing: a space.
     body = br.join(
-        html.escape(graphviz.escape(clean(line)), quote=True).replace("]", "&#93;")
+        html.escape(graphviz.escape(clean(line).replace("\n", " ")), quote=True)
+        .replace("]", "&#93;")
         for line in lines
     )
     # A final <BR/> carries the alignment of the last line (Graphviz applies each
