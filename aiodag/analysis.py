@@ -83,7 +83,7 @@ def status_counts(records: Iterable[_HasStatus]) -> dict[TaskStatus, int]:
 
 class _Waiting(_Timed, Protocol):
     @property
-    def created(self) -> float: ...
+    def created(self) -> float | None: ...
 
 
 class WaitBreakdown(NamedTuple):
@@ -104,18 +104,26 @@ class WaitBreakdown(NamedTuple):
 def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakdown]:
     """The :class:`WaitBreakdown` of every record, from the records alone.
 
-    For a live run, ``TaskRecord.ready`` / ``released_by`` hold the same figures, taken
-    by the engine as it ran; this rebuilds them for runs read back from traces.
-    Upstreams not among ``records`` (outside the run) are not known, so not counted.
+    Records that carry ``ready`` / ``released_by`` (a live run's, taken by the engine as
+    it ran, and a trace's that recorded them) are used as they are; otherwise they are
+    rebuilt from the upstreams' finish times (upstreams not among ``records``, such as
+    plain futures, are not known then, so not counted).
     """
     result: dict[Hashable, WaitBreakdown] = {}
     for record in records.values():
-        ready, released_by = record.created, None
-        for upstream_id, _kind in record.deps:
-            upstream = records.get(upstream_id)
-            if upstream is not None and upstream.finished is not None \
-                    and upstream.finished > ready:
-                ready, released_by = upstream.finished, upstream_id
+        if record.created is None:  # not known (a task read back that never ran)
+            result[record.id] = WaitBreakdown(None, None, None, None)
+            continue
+        recorded = getattr(record, "ready", None)
+        if recorded is not None:  # taken by the engine as it ran (or read from a trace)
+            ready, released_by = recorded, getattr(record, "released_by", None)
+        else:
+            ready, released_by = record.created, None
+            for upstream_id, _kind in record.deps:
+                upstream = records.get(upstream_id)
+                if upstream is not None and upstream.finished is not None \
+                        and upstream.finished > ready:
+                    ready, released_by = upstream.finished, upstream_id
         started, finished = record.started, record.finished
         if started is None:
             end = finished

@@ -150,10 +150,18 @@ class TaskCreated:
 
 @dataclass(frozen=True, slots=True)
 class TaskStarted:
-    """All dependencies succeeded; the function body begins now."""
+    """All dependencies succeeded; the function body begins now.
+
+    ``ready_ts`` is when it could have begun: when its last upstream finished (its call,
+    if none was left to wait for), so ``ts - ready_ts`` is the time it waited for the
+    event loop; ``released_by`` is that last upstream's id.  Both are known for tasks
+    in a :class:`~aiodag.Run` (``None`` outside one).
+    """
 
     task_id: int
     ts: int
+    ready_ts: int | None = None
+    released_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -415,7 +415,11 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     record.started_ns = ts
                 if self._sinks:
                     # Inside the try: whatever a sink raises, the task reports its end.
-                    emit(self._sinks, TaskStarted(self.id, ts))
+                    if record is not None:
+                        emit(self._sinks, TaskStarted(self.id, ts, record.ready_ns,
+                                                      record.released_by))
+                    else:
+                        emit(self._sinks, TaskStarted(self.id, ts))
             if not spec.is_async:
                 result: T = await self._in_executor(spec, args, kwargs)
             else:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,8 +37,11 @@ async def test_each_task_knows_its_last_arrival_and_its_three_waits() -> None:
     assert record.dependency_wait == pytest.approx(0.08, abs=0.04)
     assert record.loop_wait is not None and 0 <= record.loop_wait < 0.02
     assert run.task(fast.id).released_by is None  # ready at its call
-    # The same figures from the records alone (as for a run read back from a trace).
-    rebuilt = wait_breakdown({r.id: r for r in run.tasks})
+    # The same figures rebuilt from the upstreams' finish times alone (as for a trace
+    # that did not record them).
+    bare = {r.id: SimpleNamespace(id=r.id, deps=r.deps, created=r.created, started=r.started,
+                                  finished=r.finished) for r in run.tasks}
+    rebuilt = wait_breakdown(bare)
     live = run.wait_breakdown()
     for task_id, parts in live.items():
         assert rebuilt[task_id].released_by == parts.released_by
@@ -125,3 +131,53 @@ async def test_many_short_steps_in_one_loop_pass_are_not_one_block() -> None:
         await asyncio.sleep(0.01)
         gate.set_result(None)
     assert run.loop_blocks == []
+
+
+def test_the_wait_breakdown_and_blocks_travel_in_the_trace_and_read_back(
+    tmp_path: Path,
+) -> None:
+    """Span attributes (loop wait, last arrival), a span event per block, and the same
+    breakdown rebuilt from the file as from the live run."""
+    from aiodag.trace import OpenTelemetrySink, configure
+    from aiodag.trace import attributes as attr
+    from aiodag.trace.stored import load_run
+
+    path = tmp_path / "trace.jsonl"
+    provider = configure("tests", file=path, install=False)
+
+    async def main() -> tuple[Run, int, int, int]:
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        async with Run("waits", sinks=[OpenTelemetrySink(provider)],
+                       block_threshold=0.1) as run:
+            first = returns_at_once(gate)
+            culprit = blocks_at_once(0.3, gate)
+            victim = returns_at_once(first)
+            await asyncio.sleep(0.01)
+            gate.set_result(None)
+        return run, first.id, culprit.id, victim.id
+
+    run, first, culprit, victim = asyncio.run(main())
+    provider.shutdown()
+    spans = {}
+    for line in path.read_text().splitlines():
+        for resource in json.loads(line)["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    attrs = {a["key"]: a["value"] for a in span.get("attributes", [])}
+                    if attr.TASK_ID in attrs:
+                        spans[int(attrs[attr.TASK_ID]["intValue"])] = (span, attrs)
+    _, victim_attrs = spans[victim]
+    assert int(victim_attrs[attr.TASK_RELEASED_BY]["intValue"]) == first
+    assert victim_attrs[attr.TASK_LOOP_WAIT_S]["doubleValue"] > 0.2
+    culprit_span, _ = spans[culprit]
+    [event] = culprit_span["events"]
+    assert event["name"] == attr.LOOP_BLOCKED_EVENT
+
+    stored = load_run(path)
+    live = run.wait_breakdown()
+    rebuilt = wait_breakdown({t.id: t for t in stored.tasks})
+    for task_id, parts in live.items():
+        assert rebuilt[task_id].released_by == parts.released_by
+        for got, want in zip(rebuilt[task_id][:3], parts[:3], strict=True):
+            assert got == pytest.approx(want, abs=2e-6)
+    assert stored.task(victim).ready == pytest.approx(run.task(victim).ready, abs=2e-6)

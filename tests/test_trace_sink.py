@@ -172,12 +172,16 @@ async def test_task_span_attributes_and_times_match_the_runs_record(
     for record in run.tasks:
         span = spans[record.id]
         assert span.name == record.name
-        assert attributes(span) == {
+        expected = {
             attr.TASK_ID: record.id,
             attr.TASK_LABEL: record.label,
             attr.TASK_STATUS: "ok",
             attr.TASK_WAIT_S: record.wait,
+            attr.TASK_LOOP_WAIT_S: record.loop_wait,
         }
+        if record.released_by is not None:
+            expected[attr.TASK_RELEASED_BY] = record.released_by
+        assert attributes(span) == expected
         assert record.started_ns is not None and record.finished_ns is not None
         assert span.start_time == to_wall_ns(record.started_ns, run.anchor)
         assert span.end_time == to_wall_ns(record.finished_ns, run.anchor)

@@ -23,7 +23,9 @@ from types import MappingProxyType
 from ..events import TaskStatus
 
 __all__ = [
+    "BLOCKED_S",
     "DEPENDENCY_KIND",
+    "LOOP_BLOCKED_EVENT",
     "MAX_ARGS",
     "MAX_ARG_LENGTH",
     "MAX_CRITICAL_PATH",
@@ -44,6 +46,8 @@ __all__ = [
     "TASK_ID",
     "TASK_KWARGS",
     "TASK_LABEL",
+    "TASK_LOOP_WAIT_S",
+    "TASK_RELEASED_BY",
     "TASK_STATUS",
     "TASK_UPSTREAM_IDS",
     "TASK_WAIT_S",
@@ -59,6 +63,16 @@ TASK_STATUS = "aiodag.task.status"
 """How the task ended: a :class:`~aiodag.TaskStatus` value such as ``ok`` (str)."""
 TASK_WAIT_S = "aiodag.task.wait_s"
 """Seconds between the call and the start of the body (float); absent if it never ran."""
+TASK_LOOP_WAIT_S = "aiodag.task.loop_wait_s"
+"""Seconds the task was ready (its last upstream had finished) before its body began:
+time the event loop spent on other steps.  Tasks of a run."""
+TASK_RELEASED_BY = "aiodag.task.released_by"
+"""The id of the upstream whose end made the task ready (its last arrival)."""
+LOOP_BLOCKED_EVENT = "aiodag.loop_blocked"
+"""The name of the span event of a step that held the event loop (see
+:class:`aiodag.events.LoopBlocked`)."""
+BLOCKED_S = "aiodag.blocked_s"
+"""On a ``aiodag.loop_blocked`` event: how long the step held the loop."""
 TASK_FAILED_UPSTREAM = "aiodag.task.failed_upstream"
 """On an ``upstream_failed`` span: the id of the dependency whose failure stopped it."""
 TASK_CALLER_ID = "aiodag.task.caller_id"

@@ -61,8 +61,9 @@ class SpanRecord:
     """What is kept of one aiodag span (a run's or a task's): small, for 1,000,000s."""
 
     __slots__ = ("caller_id", "end", "error_message", "error_type", "exogenous", "failed",
-                 "label", "links", "makespan", "name", "parent", "ran", "run_name", "sid",
-                 "start", "status", "task_id", "trace")
+                 "label", "links", "loop_wait_s", "makespan", "name", "parent", "ran",
+                 "released_by", "run_name", "sid", "start", "status", "task_id", "trace",
+                 "wait_s")
 
     sid: str
     """The span id (hex)."""
@@ -78,6 +79,9 @@ class SpanRecord:
     status: str | None
     ran: bool
     """The task's body ran (the span has ``aiodag.task.wait_s``)."""
+    wait_s: float | None
+    loop_wait_s: float | None
+    released_by: int | None
     run_name: str | None
     makespan: float | None
     links: list[tuple[str, str | None]]
@@ -98,7 +102,9 @@ _WANTED: dict[str, int] = {
     attr.TASK_ID: _INT,
     attr.TASK_LABEL: _STR,
     attr.TASK_STATUS: _STR,
-    attr.TASK_WAIT_S: _PRESENT,
+    attr.TASK_WAIT_S: _DOUBLE,
+    attr.TASK_LOOP_WAIT_S: _DOUBLE,
+    attr.TASK_RELEASED_BY: _INT,
     attr.RUN_NAME: _STR,
     attr.RUN_ID: _PRESENT,
     attr.RUN_MAKESPAN_S: _DOUBLE,
@@ -132,6 +138,13 @@ def _uint64(value: int | None, what: str) -> int:
     raise _Malformed(f"{what} must be an unsigned 64-bit integer, got {_show(value)}")
 
 
+def _seconds(found: dict[str, Any], key: str) -> float | None:
+    value = found.get(key)
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise _Malformed(f"{key} must be a finite number of seconds >= 0, got {_show(value)}")
+    return value
+
+
 def _int_of(value: Any) -> int | None:
     """An integer given as a number or as text (int64 in JSON), else ``None``."""
     if type(value) is int:
@@ -159,6 +172,9 @@ def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end
     span.label = found.get(attr.TASK_LABEL)
     span.status = found.get(attr.TASK_STATUS)
     span.ran = attr.TASK_WAIT_S in found
+    span.wait_s = _seconds(found, attr.TASK_WAIT_S)
+    span.loop_wait_s = _seconds(found, attr.TASK_LOOP_WAIT_S)
+    span.released_by = found.get(attr.TASK_RELEASED_BY)
     span.run_name = found.get(attr.RUN_NAME)
     makespan = found.get(attr.RUN_MAKESPAN_S)
     if makespan is not None and not (math.isfinite(makespan) and makespan >= 0):

@@ -50,6 +50,7 @@ from ..events import (
     CLOCK_ANCHOR,
     DependencyKind,
     Event,
+    LoopBlocked,
     RunFinished,
     RunStarted,
     TaskCreated,
@@ -196,6 +197,7 @@ class OpenTelemetrySink:
         self._handlers: dict[type, Callable[[Any], None]] = {
             TaskCreated: self._task_created,
             TaskStarted: self._task_started,
+            LoopBlocked: self._loop_blocked,
             TaskFinished: self._task_finished,
             RunStarted: self._run_started,
             RunFinished: self._run_finished,
@@ -307,6 +309,10 @@ class OpenTelemetrySink:
             parent, offset = run.context, run.offset
         if created.caller_id is not None:
             attrs[attr.TASK_CALLER_ID] = created.caller_id
+        if event.ready_ts is not None:  # the wait breakdown: the loop's part, and why
+            attrs[attr.TASK_LOOP_WAIT_S] = (ts - event.ready_ts) / 1e9
+            if event.released_by is not None:
+                attrs[attr.TASK_RELEASED_BY] = event.released_by
         if self._capture_args:
             _capture_args(attrs, created)
         ups = state.ups
@@ -334,6 +340,18 @@ class OpenTelemetrySink:
             ref.task_id = event.task_id
         if state.waiters is not None:
             self._span_exists(state)
+
+    def _loop_blocked(self, event: LoopBlocked) -> None:
+        # Reported before the task's end, so its span is still open.
+        state = self._tasks.get(event.task_id)
+        if state is None or state.span is None:
+            return
+        offset = _CLOCK_OFFSET if state.run is None else state.run.offset
+        state.span.add_event(
+            attr.LOOP_BLOCKED_EVENT,
+            {attr.BLOCKED_S: event.duration_ns / 1e9, "code.location": event.where},
+            timestamp=event.ts + offset,
+        )
 
     def _task_finished(self, event: TaskFinished) -> None:
         state = self._tasks.get(event.task_id)

@@ -64,6 +64,12 @@ class StoredTask:
     error_message: str | None = None
     error: None = None
     caller_id: int | None = None
+    created: float | None = None
+    """When it was called (known for tasks that ran)."""
+    ready: float | None = None
+    """When its last upstream had finished (tasks of a run that ran)."""
+    released_by: int | None = None
+    """The upstream whose end made it ready (its last arrival)."""
 
     @property
     def duration(self) -> float | None:
@@ -186,17 +192,22 @@ def _task(span: SpanRecord, task_ids: dict[str, int | None], run_start: int) -> 
         if span.error_type is not None:
             # The SDK records "module.QualName"; a live run shows the class's own name.
             error_type = span.error_type.rpartition(".")[2] or span.error_type
+    started = (span.start - run_start) / 1e9 if span.ran else None
     return StoredTask(
         id=task_id,
         name=span.name,
         label=span.label if span.label is not None else span.name,
         status=status,
         deps=tuple(deps),
-        started=(span.start - run_start) / 1e9 if span.ran else None,
+        started=started,
         finished=(span.end - run_start) / 1e9,
         error_type=error_type,
         error_message=error_message,
         caller_id=span.caller_id,
+        created=None if started is None or span.wait_s is None else started - span.wait_s,
+        ready=None if started is None or span.loop_wait_s is None
+        else started - span.loop_wait_s,
+        released_by=span.released_by,
     )
 
 
