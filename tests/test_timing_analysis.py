@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -181,3 +183,17 @@ def test_the_wait_breakdown_and_blocks_travel_in_the_trace_and_read_back(
         for got, want in zip(rebuilt[task_id][:3], parts[:3], strict=True):
             assert got == pytest.approx(want, abs=2e-6)
     assert stored.task(victim).ready == pytest.approx(run.task(victim).ready, abs=2e-6)
+
+
+def test_the_command_says_who_blocked_the_loop_and_who_waited_for_it(tmp_path: Path) -> None:
+    pipeline = Path(__file__).parent / "pipelines" / "blocking.py"
+    result = subprocess.run(
+        [sys.executable, "-m", "aiodag", "run", pipeline, "--out", tmp_path],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    [blocked] = [line for line in lines if "blocked the loop" in line]
+    assert blocked.startswith("crunch(fetch#1) blocked the loop for 0.")
+    [waited] = [line for line in lines if line.startswith("waited longest for the loop")]
+    assert "parse(fetch#1) 0.2" in waited or "parse(fetch#1) 0.3" in waited

@@ -43,6 +43,7 @@ def summary(run: RunLike, *, full: bool = False) -> str:
         elided = len(labels) - 2 * PATH_ENDS
         labels = [*labels[:PATH_ENDS], f"… {elided:,} more …", *labels[-PATH_ENDS:]]
     lines.append(f"critical path ({len(path):,} tasks): " + (" → ".join(labels) or "-"))
+    lines.extend(_where_the_time_went(run, tasks))
     slack = compute_slack(tasks, makespan)
     if full or len(tasks) <= FULL_TABLE_MAX:
         lines.extend(_table(tasks, slack))
@@ -64,6 +65,37 @@ def summary(run: RunLike, *, full: bool = False) -> str:
     lines.append(f"({len(tasks):,} tasks in all: --all-tasks prints a row for each, "
                  "and the whole critical path)")
     return "\n".join(lines)
+
+
+LOOP_WAIT_SHOWN = 0.01
+"""Tasks that waited at least this many seconds for the loop are listed."""
+
+
+def _where_the_time_went(run: RunLike, tasks: Sequence[TaskLike]) -> list[str]:
+    """Who blocked the loop, and who waited longest for it (when the run knows)."""
+    lines = []
+    labels = {t.id: t.label for t in tasks}
+    blocks: dict[Hashable, list[float]] = {}
+    for block in getattr(run, "loop_blocks", ()):
+        blocks.setdefault(block.task_id, []).append(block.duration_ns / 1e9)
+    for task_id, durations in sorted(blocks.items(), key=lambda kv: -sum(kv[1]))[:TOP]:
+        n = len(durations)
+        lines.append(f"{labels.get(task_id, f'#{task_id}')} blocked the loop "
+                     f"{n}× for {sum(durations):.3f} s in all"
+                     if n > 1 else
+                     f"{labels.get(task_id, f'#{task_id}')} blocked the loop for "
+                     f"{durations[0]:.3f} s")
+    waits = []
+    for t in tasks:
+        ready = getattr(t, "ready", None)
+        if ready is not None and t.started is not None and t.started - ready >= LOOP_WAIT_SHOWN:
+            waits.append((t.started - ready, t))
+    if waits:
+        waits.sort(key=lambda pair: -pair[0])
+        shown = ", ".join(f"{t.label} {wait:.3f} s" for wait, t in waits[:5])
+        more = f" (and {len(waits) - 5:,} more)" if len(waits) > 5 else ""
+        lines.append(f"waited longest for the loop (ready, not yet running): {shown}{more}")
+    return lines
 
 
 def _table(tasks: Sequence[TaskLike], slack: dict[Hashable, float]) -> Iterable[str]:
