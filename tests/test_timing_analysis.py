@@ -197,3 +197,23 @@ def test_the_command_says_who_blocked_the_loop_and_who_waited_for_it(tmp_path: P
     assert blocked.startswith("crunch(fetch#1) blocked the loop for 0.")
     [waited] = [line for line in lines if line.startswith("waited longest for the loop")]
     assert "parse(fetch#1) 0.2" in waited or "parse(fetch#1) 0.3" in waited
+
+
+@pytest.mark.dot
+async def test_the_drawing_and_the_timeline_mark_the_task_that_blocked_the_loop(
+    tmp_path: Path,
+) -> None:
+    from aiodag import viz
+
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async with Run(block_threshold=0.1) as run:
+        first = returns_at_once(gate)
+        culprit = blocks_at_once(0.3, gate)
+        returns_at_once(first)
+        await asyncio.sleep(0.01)
+        gate.set_result(None)
+    svg = viz.render(run, tmp_path / "dag.svg").read_text()
+    assert svg.count("blocked the loop") == 1
+    timeline = viz.timeline(run, tmp_path / "timeline.svg", waits=True).read_text()
+    assert timeline.count(f'<g id="blocked-{culprit.id}"') == 1
+    assert "blocked the loop" in timeline  # the legend

@@ -210,6 +210,7 @@ class _Drawing:
             self._draw_aggregate()
         else:
             self._draw_bars()
+            self._draw_blocks()
         self._draw_arrows()
         if layout.title:
             ax.set_title(self._title(), loc="left", fontsize=12, fontweight="bold",
@@ -292,6 +293,19 @@ class _Drawing:
             ax.add_artist(rect)
             if layout.labels:
                 self._label(bar, row)
+
+    def _draw_blocks(self) -> None:
+        # A step that held the event loop: hatched over its task's bar.
+        rows = {bar.task.id: row for bar, row in zip(self.bars, self.bar_rows, strict=True)}
+        for task_id, start, end in self.snap.blocks:
+            row = rows.get(task_id)
+            if row is None:
+                continue
+            self.ax.add_artist(Rectangle(
+                (start, row - 0.36), end - start, 0.72, facecolor="none",
+                edgecolor=LOOP_WAIT_COLOR, hatch="////", linewidth=0.0,
+                gid=f"blocked-{task_id}", zorder=2.5,
+            ))
 
     def _draw_wait(self, bar: _Bar, row: float) -> None:
         created = getattr(bar.task, "created", None)
@@ -424,6 +438,9 @@ class _Drawing:
         ]
         if self.critical and self.layout.critical_path:
             handles.append(Line2D([], [], color=CRITICAL_COLOR, linewidth=2, label="critical path"))
+        if self.snap.blocks and not self.aggregated:
+            handles.append(Patch(facecolor="none", edgecolor=LOOP_WAIT_COLOR, hatch="////",
+                                 linewidth=0.0, label="blocked the loop"))
         if self.n_arrows:
             handles.append(Line2D([], [], color=_ARROW_COLOR, linewidth=0.8,
                                   label="dependency (end → start)"))

@@ -148,6 +148,26 @@ def caller_of(task: TaskLike) -> Hashable | None:
     return caller
 
 
+def blocked_seconds(run: object) -> dict[Hashable, float]:
+    """Seconds each task held the event loop, from a run's ``loop_blocks`` (if it has
+    them: a live :class:`~aiodag.Run`)."""
+    blocked: dict[Hashable, float] = {}
+    for block in getattr(run, "loop_blocks", ()):
+        blocked[block.task_id] = blocked.get(block.task_id, 0.0) + block.duration_ns / 1e9
+    return blocked
+
+
+def block_intervals(run: object) -> tuple[tuple[Hashable, float, float], ...]:
+    """Each of a live run's loop blocks as ``(task id, start, end)`` in run seconds."""
+    anchor = getattr(getattr(run, "anchor", None), "mono_ns", None)
+    if anchor is None:
+        return ()
+    return tuple(
+        (block.task_id, (block.ts - block.duration_ns - anchor) / 1e9, (block.ts - anchor) / 1e9)
+        for block in getattr(run, "loop_blocks", ())
+    )
+
+
 def status_of(task: TaskLike) -> TaskStatus:
     """``task.status`` as a :class:`~aiodag.TaskStatus`."""
     status = task.status
@@ -246,6 +266,10 @@ class Snapshot:
     critical: tuple[Hashable, ...]
     """Ids on the critical path, first to last (empty while the run is running)."""
     slack: dict[Hashable, float] | None
+    blocked: dict[Hashable, float]
+    """Seconds each task's steps held the event loop (tasks that blocked it only)."""
+    blocks: tuple[tuple[Hashable, float, float], ...]
+    """Each block as ``(task id, start, end)``, seconds since the run began."""
 
     @classmethod
     def of(cls, run: RunLike, *, critical_path: bool, slack: bool) -> Snapshot:
@@ -280,6 +304,8 @@ class Snapshot:
             running=running,
             critical=critical,
             slack=slacks,
+            blocked=blocked_seconds(run),
+            blocks=block_intervals(run),
         )
 
     def critical_edges(self) -> set[tuple[Hashable, Hashable]]:
