@@ -88,15 +88,6 @@ def alive_handles(loop: asyncio.AbstractEventLoop) -> set[TaskHandle[Any]]:
         return alive
 
 
-def _release(loop: asyncio.AbstractEventLoop, handle: TaskHandle[Any]) -> None:
-    alive = alive_handles(loop)
-    alive.discard(handle)
-    # A set never shrinks: after a burst of many tasks, swap the empty one for a new
-    # set, so the burst's memory is not kept for the rest of the process.
-    if not alive and sys.getsizeof(alive) > 4096 and alive is not _fallback_alive:
-        setattr(loop, _ALIVE, set())
-
-
 def _eager_factory(loop: asyncio.AbstractEventLoop) -> bool:
     """True if ``loop`` creates tasks eagerly (``asyncio.eager_task_factory``, 3.12+)."""
     factory = loop.get_task_factory()
@@ -148,7 +139,6 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         "_body",
         "_dependents",
         "_deps",
-        "_executor_call",
         "_phase",
         "_received",
         "_record",
@@ -177,7 +167,6 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         self._phase = _NEW
         self._dependents: dict[TaskHandle[Any], None] | None = None
         self._record: _run.TaskRecord | None = None
-        self._executor_call: _ExecutorCall | None = None
         self._body: Any = None
         self._received: list[BaseException] | None = None
 
@@ -241,7 +230,9 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 self._unregister()
                 raise
 
-        alive = alive_handles(loop)
+        alive = getattr(loop, _ALIVE, None)
+        if alive is None:
+            alive = alive_handles(loop)
         alive.add(self)
         coro = self._main(args, kwargs, plan, deps)
         try:
@@ -260,7 +251,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 if record is not None and run is not None:
                     run._discard(record)
             raise
-        if getattr(self, "_source_traceback", None):  # debug mode: where it was created
+        if self._source_traceback:  # type: ignore[attr-defined]  # debug mode: where made
             self._trim_source_traceback()
 
     @property
@@ -308,7 +299,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if wrapper is None:
             return None  # 3.13+: a task that completed eagerly keeps no coroutine
         body = self._body
-        return wrapper if body is None else body
+        return wrapper if body is None or type(body) is _ExecutorCall else body
 
     def get_stack(self, *, limit: int | None = None) -> list[Any]:
         """The body's frames, as asyncio shows a plain task's (none before it began).
@@ -463,10 +454,9 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if record is not None:
             record.status = status
             record.finished_ns = ts
-            call = self._executor_call
-            if call is not None and call.started_ns is None:
+            call = self._body
+            if type(call) is _ExecutorCall and call.started_ns is None:
                 record.started_ns = None  # cancelled while queued: the body never ran
-        self._executor_call = None
         if error is not None:
             self._ended_with(status, error)
         elif self._received is not None:
@@ -491,7 +481,12 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     # It will not run: settle it at once.
                     dependent._trouble = True
                     dependent._wake()
-        _release(self.get_loop(), self)
+        alive = getattr(self.get_loop(), _ALIVE, _fallback_alive)
+        alive.discard(self)
+        if not alive and alive is not _fallback_alive and sys.getsizeof(alive) > 4096:
+            # A set never shrinks: after a burst of many tasks, a new one, so the burst's
+            # memory is not kept for the rest of the process.
+            setattr(self.get_loop(), _ALIVE, set())
         run = self._run
         if run is not None:
             watch = run._watch
@@ -571,7 +566,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if executor is None or isinstance(executor, ThreadPoolExecutor):
             # A thread of this process: carry the context (and so the current span)
             # along, and know whether the body ever ran if the task is cancelled.
-            self._executor_call = call = _ExecutorCall(
+            self._body = call = _ExecutorCall(
                 contextvars.copy_context(), spec.fn, args, kwargs)
             try:
                 result = await self.get_loop().run_in_executor(executor, call)
