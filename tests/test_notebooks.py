@@ -90,6 +90,8 @@ def test_timing(tmp_path: Path) -> None:
     notebook = execute("04-timing.ipynb", tmp_path)
     text = "".join(outputs(notebook, "stream"))
     assert "critical path moved: True" in text
+    assert re.search(r"parse#\d+ held the loop \d+ ms", text)  # the blocking step, caught
+    assert "fetch('stock')" in text and "released by" in text
     assert "now:    fetch('orders') → parse(" in text
     assert "8 slices, 7 flows" in text
     assert "<Run 'layered' finished tasks=3000 ok=3000> <Timeline aggregated" in text
