@@ -148,17 +148,15 @@ _NOT_USER_CODE = tuple(
 
 
 def _report(task: Any, late_ns: int, where: str, now: int) -> None:
-    from .handle import TaskHandle  # (handle imports this module's users)
-
-    if not isinstance(task, TaskHandle):
-        return  # a plain asyncio task: not ours to report
-    handle: TaskHandle[Any] = task
-    event = LoopBlocked(handle.id, handle.name, late_ns, where, now)
-    run = handle._run
+    sinks = getattr(task, "_sinks", None)
+    if sinks is None:
+        return  # a plain asyncio task: not ours to report (only handles have sinks)
+    event = LoopBlocked(task.id, task.name, late_ns, where, now)
+    run = task._run
     if run is not None:
         run._loop_blocked(event)
-    if handle._sinks:
-        emit(handle._sinks, event)
+    if sinks:
+        emit(sinks, event)
 
 
 _WATCH = "_aiodag_watch"

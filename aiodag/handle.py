@@ -19,13 +19,9 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import os
-import re
 import sys
-import threading
 import time
-import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -50,6 +46,10 @@ from .events import (
     TaskStarted,
     TaskStatus,
 )
+from .executor import ExecutorCall
+from .foreign import stop_waiting_for_foreign, wait_for_foreign
+from .introspection import AsyncioFace
+from .keepalive import _ALIVE, _fallback_alive, alive_handles, is_eager
 from .labels import format_call, short_repr
 from .runs import _current_run
 from .sinks import SinkSlot, emit
@@ -63,60 +63,8 @@ T = TypeVar("T")
 
 _next_id = 0
 
-_ALIVE = "_aiodag_alive"
-"""The loop attribute holding the strong references to its unfinished handles.
-
-asyncio keeps only weak references to tasks, so a fire-and-forget handle could vanish
-mid-run.  The references live on the loop, not in a global: a loop closed with handles
-still pending takes them along when it is dropped (and asyncio's own "Task was
-destroyed but it is pending!" reports them), instead of keeping them for ever (#8).
-"""
-_fallback_alive: set[TaskHandle[Any]] = set()
-"""For loops that take no attributes (a C loop without ``__dict__``)."""
-
-
-def alive_handles(loop: asyncio.AbstractEventLoop) -> set[TaskHandle[Any]]:
-    """The set holding ``loop``'s unfinished handles (created on first use)."""
-    try:
-        return getattr(loop, _ALIVE)  # type: ignore[no-any-return]
-    except AttributeError:
-        alive: set[TaskHandle[Any]] = set()
-        try:
-            setattr(loop, _ALIVE, alive)
-        except AttributeError:
-            return _fallback_alive
-        return alive
-
-
-def _eager_factory(loop: asyncio.AbstractEventLoop) -> bool:
-    """True if ``loop`` creates tasks eagerly (``asyncio.eager_task_factory``, 3.12+)."""
-    factory = loop.get_task_factory()
-    if factory is None:
-        return False
-    # create_eager_task_factory() returns a closure named after it: no public way to
-    # ask a factory whether it is eager, so recognise the standard library's two.
-    return factory is _EAGER_FACTORY or getattr(factory, "__qualname__", "").startswith(
-        "create_eager_task_factory."
-    )
-
-
-_EAGER_FACTORY = getattr(asyncio, "eager_task_factory", None)
-_ENGINE_DIR = os.path.dirname(__file__) + os.sep
-_WRAPPER_REPR = re.compile(r"coro=<TaskHandle\._main\(\)[^>]*>")
 _HAS_EAGER_START = sys.version_info >= (3, 12)
 _EAGER_START: dict[str, Any] = {"eager_start": True}  # (a 3.12+ keyword: typed for 3.11)
-
-
-def _describe_coro(coro: Any) -> str:
-    """A coroutine as asyncio's task repr shows it: ``fetch() running at file:line``."""
-    name = getattr(coro, "__qualname__", None) or type(coro).__name__
-    code = getattr(coro, "cr_code", None)
-    frame = getattr(coro, "cr_frame", None)
-    if frame is not None:
-        return f"{name}() running at {frame.f_code.co_filename}:{frame.f_lineno}"
-    if code is not None:
-        return f"{name}() done, defined at {code.co_filename}:{code.co_firstlineno}"
-    return f"{name}()"
 
 
 # A handle's phase: the coroutine has not begun / is waiting or running / has ended /
@@ -124,7 +72,7 @@ def _describe_coro(coro: Any) -> str:
 _NEW, _BEGUN, _ENDED, _CANCELLED_NEW = 0, 1, 2, 3
 
 
-class TaskHandle(asyncio.Task[T], Generic[T]):
+class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
     """The result of calling a task: an :class:`asyncio.Task` that knows its place in the DAG.
 
     Await it (any number of times), gather it, shield it, cancel it; pass it to other
@@ -217,7 +165,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                     fut._dependents[self] = None
             else:
                 waiting += 1
-                _wait_for_foreign(fut, self)
+                wait_for_foreign(fut, self)
         self._waiting = waiting
 
         # Reported before the asyncio task exists, so that a sink that raises (even
@@ -236,7 +184,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         alive.add(self)
         coro = self._main(args, kwargs, plan, deps)
         try:
-            if _HAS_EAGER_START and _eager_factory(loop):
+            if _HAS_EAGER_START and is_eager(loop):
                 super().__init__(coro, loop=loop, name=spec.ref_prefix + str(task_id),
                                  context=context, **_EAGER_START)
             else:
@@ -278,55 +226,6 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         return UPSTREAM_FAILED if isinstance(exc, UpstreamError) else FAILED
 
     # -- asyncio's Task API, where a handle differs ----------------------------------
-
-    def __repr__(self) -> str:
-        # asyncio's own repr (state, name, coro, wait_for...), showing the body's
-        # coroutine rather than the engine's wrapper, plus the aiodag status.
-        text = super().__repr__()
-        wrapper, body = super().get_coro(), self.get_coro()
-        if body is not wrapper:
-            shown = _describe_coro(body)
-        elif self.done():
-            shown = f"{self._spec.name}() done"
-        else:
-            shown = f"{self._spec.name}() not started"
-        text = _WRAPPER_REPR.sub(lambda _: f"coro=<{shown}>", text, count=1)
-        return f"{text[:-1]} status={self.status}>"
-
-    def get_coro(self) -> Any:
-        """The body's coroutine once it began (until then, the engine's wrapper)."""
-        wrapper: Any = super().get_coro()  # (typeshed says never None; 3.13 disagrees)
-        if wrapper is None:
-            return None  # 3.13+: a task that completed eagerly keeps no coroutine
-        body = self._body
-        return wrapper if body is None or type(body) is _ExecutorCall else body
-
-    def get_stack(self, *, limit: int | None = None) -> list[Any]:
-        """The body's frames, as asyncio shows a plain task's (none before it began).
-
-        The engine's own wrapper frame is left out.
-        """
-        frame = getattr(self._body, "cr_frame", None)
-        if frame is None:
-            # Not begun, done, or a plain function: asyncio's answer, less the wrapper.
-            if self._body is None and not self.done():
-                return []
-            return [f for f in super().get_stack(limit=limit)
-                    if not f.f_code.co_filename.startswith(_ENGINE_DIR)]
-        frames: list[Any] = []
-        while frame is not None and (limit is None or len(frames) < limit):
-            if not frame.f_code.co_filename.startswith(_ENGINE_DIR):
-                frames.append(frame)
-            frame = frame.f_back
-        frames.reverse()
-        return frames
-
-    def _trim_source_traceback(self) -> None:
-        # In debug mode asyncio records where a task was created: end that record at
-        # the user's call, not inside the engine.
-        tb = self._source_traceback  # type: ignore[attr-defined]
-        while tb and tb[-1].filename.startswith(_ENGINE_DIR):
-            del tb[-1]
 
     def __await__(self) -> Generator[Any, None, T]:
         waiting = _task_await(self)
@@ -455,7 +354,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
             record.status = status
             record.finished_ns = ts
             call = self._body
-            if type(call) is _ExecutorCall and call.started_ns is None:
+            if type(call) is ExecutorCall and call.started_ns is None:
                 record.started_ns = None  # cancelled while queued: the body never ran
         if error is not None:
             self._ended_with(status, error)
@@ -528,7 +427,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
                 if dependents is not None:
                     dependents.pop(self, None)
             else:
-                _stop_waiting_for_foreign(fut, self)
+                stop_waiting_for_foreign(fut, self)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -566,7 +465,7 @@ class TaskHandle(asyncio.Task[T], Generic[T]):
         if executor is None or isinstance(executor, ThreadPoolExecutor):
             # A thread of this process: carry the context (and so the current span)
             # along, and know whether the body ever ran if the task is cancelled.
-            self._body = call = _ExecutorCall(
+            self._body = call = ExecutorCall(
                 contextvars.copy_context(), spec.fn, args, kwargs)
             try:
                 result = await self.get_loop().run_in_executor(executor, call)
@@ -674,97 +573,6 @@ _result = asyncio.Future.result
 _exception = asyncio.Future.exception
 _task_await = asyncio.Future.__await__
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
-
-
-class _ExecutorCall:
-    """A plain function's call, run in a worker thread.
-
-    It notes when the worker began (``started_ns``), so a task cancelled while still
-    queued is recorded as never started, and it closes a coroutine the function hands
-    back if the task was cancelled meanwhile (no "coroutine was never awaited").
-    """
-
-    __slots__ = ("abandoned", "args", "context", "fn", "kwargs", "lock", "result",
-                 "started_ns")
-
-    def __init__(self, context: contextvars.Context, fn: Callable[..., Any],
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.context, self.fn, self.args, self.kwargs = context, fn, args, kwargs
-        self.started_ns: int | None = None
-        self.lock = threading.Lock()
-        self.abandoned = False
-        self.result: Any = None
-
-    def __call__(self) -> Any:
-        self.started_ns = time.monotonic_ns()
-        try:
-            result = self.context.run(self.fn, *self.args, **self.kwargs)
-        except StopIteration as exc:
-            # A future cannot hold a StopIteration (asyncio would leave it pending for
-            # ever); turn it into what a coroutine raising it would give (PEP 479).
-            name = getattr(self.fn, "__name__", self.fn)
-            raise RuntimeError(f"{name!r} raised StopIteration") from exc
-        finally:
-            self.args = self.kwargs = None  # type: ignore[assignment]
-        if inspect.iscoroutine(result):
-            with self.lock:
-                if not self.abandoned:
-                    self.result = result
-                    return result
-            result.close()
-            return None
-        return result
-
-    def abandon(self) -> None:
-        """The task was cancelled: whatever the worker hands back is not awaited."""
-        with self.lock:
-            self.abandoned = True
-            result, self.result = self.result, None
-        if result is not None:
-            result.close()
-
-
-class _FanOut:
-    """The one done-callback of a plain asyncio future (not a handle) that handles wait
-    on: it wakes them all.  Removing one of many callbacks from a future is a linear
-    scan, so cancelling the many dependents of one future was quadratic (#8); removing
-    a handle from this dict is not.
-    """
-
-    __slots__ = ("__weakref__", "waiters")
-
-    def __init__(self) -> None:
-        self.waiters: dict[TaskHandle[Any], None] = {}
-
-    def __call__(self, fut: asyncio.Future[Any]) -> None:
-        waiters, self.waiters = self.waiters, {}
-        for handle in waiters:
-            handle._foreign_done(fut)
-
-
-# By the future's id, held weakly: the future's callback list holds the fan-out (and
-# so its handles) exactly as long as the future needs it, and no cycle through this
-# table keeps a dropped loop's futures and handles alive.
-_fan_outs: weakref.WeakValueDictionary[int, _FanOut] = weakref.WeakValueDictionary()
-
-
-def _wait_for_foreign(fut: asyncio.Future[Any], handle: TaskHandle[Any]) -> None:
-    fan_out = _fan_outs.get(id(fut))
-    if fan_out is None:
-        _fan_outs[id(fut)] = fan_out = _FanOut()
-        fut.add_done_callback(fan_out)
-    fan_out.waiters[handle] = None
-
-
-def _stop_waiting_for_foreign(fut: asyncio.Future[Any], handle: TaskHandle[Any]) -> None:
-    fan_out = _fan_outs.get(id(fut))
-    if fan_out is None:
-        return
-    fan_out.waiters.pop(handle, None)
-    if not fan_out.waiters:
-        # The last one left: take the callback off a future that may live long.
-        del _fan_outs[id(fut)]
-        fut.remove_done_callback(fan_out)
 
 
 def _code_of(fn: Any) -> Any:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from .handle import alive_handles
+from .keepalive import alive_handles
 
 __all__ = ["run", "wait_for_tasks"]
 

@@ -44,6 +44,7 @@ from .events import (
     RunStarted,
     TaskStatus,
 )
+from .keepalive import alive_handles
 from .labels import format_call
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
@@ -399,10 +400,8 @@ class Run:
         return False
 
     def _cancel_unfinished(self) -> None:
-        from .handle import alive_handles  # (handle imports this module)
-
         for handle in list(alive_handles(self._loop)):
-            if handle._run is self:
+            if getattr(handle, "_run", None) is self:
                 handle.cancel()
 
     # -- called by the engine -------------------------------------------------------

@@ -1,0 +1,106 @@
+"""How a handle looks to asyncio's introspection: ``repr``, ``get_coro``, ``get_stack``.
+
+A handle runs the engine's wrapper coroutine around the task's body; asyncio users look
+at tasks through these methods, so they show the body and hide the wrapper (#8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from .executor import ExecutorCall
+
+if TYPE_CHECKING:
+    from .decorator import TaskFunction
+    from .events import TaskStatus
+
+__all__ = ["AsyncioFace"]
+
+ENGINE_DIR = os.path.dirname(__file__) + os.sep
+"""Frames of files in this folder are the engine's, not the user's."""
+# asyncio's own methods (a handle is an asyncio.Task; this mixin comes before it).
+_get_coro: Any = asyncio.Task.get_coro
+_get_stack: Any = asyncio.Task.get_stack
+_repr: Any = asyncio.Task.__repr__
+_WRAPPER_REPR = re.compile(r"coro=<TaskHandle\._main\(\)[^>]*>")
+
+
+def _describe_coro(coro: Any) -> str:
+    """A coroutine as asyncio's task repr shows it: ``fetch() running at file:line``."""
+    name = getattr(coro, "__qualname__", None) or type(coro).__name__
+    code = getattr(coro, "cr_code", None)
+    frame = getattr(coro, "cr_frame", None)
+    if frame is not None:
+        return f"{name}() running at {frame.f_code.co_filename}:{frame.f_lineno}"
+    if code is not None:
+        return f"{name}() done, defined at {code.co_filename}:{code.co_firstlineno}"
+    return f"{name}()"
+
+
+class AsyncioFace:
+    """The introspection methods of :class:`~aiodag.TaskHandle` (a mixin before
+    :class:`asyncio.Task` in its bases: ``super()`` is asyncio's)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _body: Any
+        _spec: TaskFunction[Any]
+
+        @property
+        def status(self) -> TaskStatus: ...
+
+        def done(self) -> bool: ...
+
+
+    def __repr__(self) -> str:
+        # asyncio's own repr (state, name, coro, wait_for...), showing the body's
+        # coroutine rather than the engine's wrapper, plus the aiodag status.
+        text = _repr(self)
+        wrapper, body = _get_coro(self), self.get_coro()
+        if body is not wrapper:
+            shown = _describe_coro(body)
+        elif self.done():
+            shown = f"{self._spec.name}() done"
+        else:
+            shown = f"{self._spec.name}() not started"
+        text = _WRAPPER_REPR.sub(lambda _: f"coro=<{shown}>", text, count=1)
+        return f"{text[:-1]} status={self.status}>"
+
+    def get_coro(self) -> Any:
+        """The body's coroutine once it began (until then, the engine's wrapper)."""
+        wrapper: Any = _get_coro(self)  # (typeshed says never None; 3.13 disagrees)
+        if wrapper is None:
+            return None  # 3.13+: a task that completed eagerly keeps no coroutine
+        body = self._body
+        return wrapper if body is None or type(body) is ExecutorCall else body
+
+    def get_stack(self, *, limit: int | None = None) -> list[Any]:
+        """The body's frames, as asyncio shows a plain task's (none before it began).
+
+        The engine's own wrapper frame is left out.
+        """
+        frame = getattr(self._body, "cr_frame", None)
+        if frame is None:
+            # Not begun, done, or a plain function: asyncio's answer, less the wrapper.
+            if self._body is None and not self.done():
+                return []
+            return [f for f in _get_stack(self, limit=limit)
+                    if not f.f_code.co_filename.startswith(ENGINE_DIR)]
+        frames: list[Any] = []
+        while frame is not None and (limit is None or len(frames) < limit):
+            if not frame.f_code.co_filename.startswith(ENGINE_DIR):
+                frames.append(frame)
+            frame = frame.f_back
+        frames.reverse()
+        return frames
+
+    def _trim_source_traceback(self) -> None:
+        # In debug mode asyncio records where a task was created: end that record at
+        # the user's call, not inside the engine.
+        tb = self._source_traceback  # type: ignore[attr-defined]
+        while tb and tb[-1].filename.startswith(ENGINE_DIR):
+            del tb[-1]
