@@ -190,6 +190,20 @@ def _part_text(part: str | TaskRecord) -> str:
     return part if isinstance(part, str) else f"{part.name}#{part.id}"
 
 
+def _task_failures(error: BaseException) -> list[BaseException] | None:
+    """The tasks' failures ``error`` carries (itself, or every leaf of an exception
+    group), or ``None`` if any part of it is not a task's failure."""
+    if isinstance(error, BaseExceptionGroup):
+        leaves: list[BaseException] = []
+        for inner in error.exceptions:
+            found = _task_failures(inner)
+            if found is None:
+                return None
+            leaves.extend(found)
+        return leaves
+    return [error] if is_task_failure(error) else None
+
+
 class _State(enum.Enum):
     NEW = "new"
     RUNNING = "running"
@@ -349,10 +363,11 @@ class Run:
             for received in self._received:  # the block went on normally: handled
                 mark_handled(received)
         self._received = []
-        passed_on = body_error is not None and is_task_failure(body_error)
-        if passed_on:
-            assert body_error is not None
-            self._passed_on(mark_passed_on(body_error))
+        # Also an inner Run's group of its tasks' failures: still the tasks' failures.
+        failures_passed_on = _task_failures(body_error) if body_error is not None else None
+        passed_on = failures_passed_on is not None
+        for failure in failures_passed_on or ():
+            self._passed_on(mark_passed_on(failure))
         if exc is not None and not passed_on:
             # The code that owns the run stopped abnormally: like TaskGroup, stop the
             # tasks instead of letting them run on unobserved.

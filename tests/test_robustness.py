@@ -682,3 +682,22 @@ async def test_tasks_made_on_another_loop_do_not_join_this_loops_run() -> None:
         async with Run() as run:
             assert await task(worker)() == 2
     assert [r.name for r in run.tasks] == ["worker"]
+
+
+async def test_an_inner_runs_failures_do_not_make_the_outer_run_cancel_its_branches() -> None:
+    """The inner run raises its tasks' failures as a group; for the outer run they are
+    still tasks' failures, passed on: its independent branches run on."""
+    with pytest.raises(ExceptionGroup) as group:
+        async with Run("outer") as outer:
+            branch = ok(7)
+            slow_branch = task(_sleep_then)(0.05)
+            async with Run("inner"):
+                fail("inner failure")
+    assert [str(e) for e in group.value.exceptions] == ["inner failure"]
+    assert outer.task(branch.id).status is TaskStatus.OK
+    assert outer.task(slow_branch.id).status is TaskStatus.OK
+
+
+async def _sleep_then(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
