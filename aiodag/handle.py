@@ -542,14 +542,18 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
             parts = tuple(map(_label_part, args))
             kwparts = tuple([(k, _label_part(v)) for k, v in kwargs.items()]) if kwargs else ()
             assert run is not None
-            self._record = run._add(self.id, name, (parts, kwparts), dependencies, ts,
-                                   caller_id)
+            self._record = record = run._add(self.id, name, (parts, kwparts), dependencies,
+                                            ts, caller_id)
+            if self._waiting or self._trouble:
+                record.ready_ns = None  # not ready yet: set when its last upstream ends
             return
         arg_reprs = tuple(map(_ref, args))
         kwarg_reprs = tuple([(k, _ref(v)) for k, v in kwargs.items()]) if kwargs else ()
         label = format_call(name, arg_reprs, kwarg_reprs)
         if run is not None:
             self._record = run._add(self.id, name, label, dependencies, ts, caller_id)
+            if self._waiting or self._trouble:
+                self._record.ready_ns = None  # not ready yet: set when its last upstream ends
         try:
             emit(self._sinks, TaskCreated(
                 self.id, name, label, run.id if run is not None else None,

@@ -100,8 +100,9 @@ class TaskRecord:
         self.started_ns: int | None = None
         self.finished_ns: int | None = None
         self.run_start_ns = run_start_ns
-        self.ready_ns = created_ns
-        """When its last upstream finished (its call, if none was left to wait for)."""
+        self.ready_ns: int | None = created_ns
+        """When its last upstream finished (its call, if none was left to wait for);
+        ``None`` while it still waits for one, or if one failed or was cancelled."""
         self.released_by: int | None = None
         """The upstream whose end made it ready: its *last arrival* (``None``: ready at
         the call, or released by a plain asyncio future)."""
@@ -146,21 +147,27 @@ class TaskRecord:
         return (self.finished_ns - self.started_ns) / 1e9
 
     @property
-    def ready(self) -> float:
+    def ready(self) -> float | None:
         """When it could start (its last upstream had finished), in seconds since the run
-        began."""
-        return (self.ready_ns - self.run_start_ns) / 1e9
+        began; ``None`` while it still waits."""
+        ts = self.ready_ns
+        return None if ts is None else (ts - self.run_start_ns) / 1e9
 
     @property
-    def dependency_wait(self) -> float:
-        """Seconds from the call until its last upstream finished (so far, if waiting)."""
-        return (self.ready_ns - self.created_ns) / 1e9
+    def dependency_wait(self) -> float | None:
+        """Seconds from the call until its last upstream finished; ``None`` while it
+        still waits (or if an upstream failed or was cancelled, so it never became
+        ready)."""
+        ts = self.ready_ns
+        return None if ts is None else (ts - self.created_ns) / 1e9
 
     @property
     def loop_wait(self) -> float | None:
         """Seconds it was ready but not yet running: the loop was busy with other steps
         (or blocked).  ``None`` if it never started."""
-        return None if self.started_ns is None else (self.started_ns - self.ready_ns) / 1e9
+        if self.started_ns is None or self.ready_ns is None:
+            return None
+        return (self.started_ns - self.ready_ns) / 1e9
 
     @property
     def handled(self) -> bool:
@@ -305,7 +312,7 @@ class Run:
         and the upstream that released it (see :class:`aiodag.analysis.WaitBreakdown`)."""
         return {
             r.id: WaitBreakdown(
-                r.dependency_wait if r.started_ns is not None or r.finished_ns is None
+                r.dependency_wait if r.ready_ns is not None or r.finished_ns is None
                 else (r.finished_ns - r.created_ns) / 1e9,
                 r.loop_wait,
                 r.duration,

@@ -223,3 +223,17 @@ async def test_the_drawing_and_the_timeline_mark_the_task_that_blocked_the_loop(
     timeline = viz.timeline(run, tmp_path / "timeline.svg", waits=True).read_text()
     assert timeline.count(f'<g id="blocked-{culprit.id}"') == 1
     assert "blocked the loop" in timeline  # the legend
+
+
+async def test_a_task_still_waiting_for_an_upstream_is_not_ready() -> None:
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async with Run() as run:
+        waiting = returns_at_once(gate)
+        at_once = returns_at_once()
+        await asyncio.sleep(0.01)
+        record = run.task(waiting.id)
+        assert record.ready is None and record.dependency_wait is None
+        assert record.loop_wait is None
+        assert run.task(at_once.id).dependency_wait == 0.0  # ready at its call
+        gate.set_result(None)
+    assert record.dependency_wait is not None and record.dependency_wait >= 0.01
