@@ -636,3 +636,37 @@ async def test_an_unsampled_run_costs_no_spans_and_breaks_nothing(
     provider.shutdown()
     assert exporter.get_finished_spans() == ()
     assert not [r for r in caplog.records if "disabled" in r.getMessage()]
+
+
+async def test_a_run_whose_failures_were_all_handled_is_not_an_error_run(
+    sink: OpenTelemetrySink, exporter: InMemorySpanExporter
+) -> None:
+    """Its span status follows the run's outcome (the command exits 0 for it), and it
+    counts the handled failures; the failed tasks' own spans stay errors."""
+    calls = []
+
+    @task
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("try again")
+        return "data"
+
+    @task
+    async def robust() -> str:
+        for _ in range(3):
+            try:
+                return await flaky()
+            except ConnectionError:
+                continue
+        raise RuntimeError("gave up")
+
+    async with Run("retry", sinks=[sink]) as run:
+        robust()
+    assert run.failures == []
+    [run_span] = [s for s in exporter.get_finished_spans() if s.name == "retry"]
+    assert run_span.status.status_code is not StatusCode.ERROR
+    assert attributes(run_span)[attr.RUN_FAILURES_HANDLED] == 2
+    failed = [s for s in exporter.get_finished_spans()
+              if attributes(s).get(attr.TASK_STATUS) == "failed"]
+    assert len(failed) == 2 and all(s.status.status_code is StatusCode.ERROR for s in failed)

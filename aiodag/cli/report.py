@@ -100,11 +100,13 @@ def _where_the_time_went(run: RunLike, tasks: Sequence[TaskLike]) -> list[str]:
 
 def _table(tasks: Sequence[TaskLike], slack: dict[Hashable, float]) -> Iterable[str]:
     width = min(max((len(t.label) for t in tasks), default=4), 60)
-    yield f"{'task':<{width}}  {'status':<15} {'start':>8} {'duration':>9} {'slack':>8}"
+    yield f"{'task':<{width}}  {'status':<16} {'start':>8} {'duration':>9} {'slack':>8}"
     for t in tasks:
         label = t.label if len(t.label) <= width else t.label[: width - 1] + "…"
+        # A handled failure (a retry caught it) is why a run with failed tasks succeeds.
+        status = f"{t.status} (handled)" if getattr(t, "handled", False) else str(t.status)
         yield (
-            f"{label:<{width}}  {t.status!s:<15} {_seconds(t.started):>8} "
+            f"{label:<{width}}  {status:<16} {_seconds(t.started):>8} "
             f"{_seconds(t.duration):>9} {_seconds(slack.get(t.id)):>8}"
         )
 

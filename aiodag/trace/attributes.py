@@ -33,6 +33,7 @@ __all__ = [
     "RUN_CRITICAL_PATH",
     "RUN_CRITICAL_PATH_LENGTH",
     "RUN_CRITICAL_PATH_S",
+    "RUN_FAILURES_HANDLED",
     "RUN_ID",
     "RUN_MAKESPAN_S",
     "RUN_NAME",
@@ -121,6 +122,9 @@ RUN_CRITICAL_PATH_S = "aiodag.run.critical_path_s"
 ``makespan_s - critical_path_s`` is the time the path spent waiting: scheduling
 overhead, or tasks held back by something else than their dependencies.
 """
+RUN_FAILURES_HANDLED = "aiodag.run.failures_handled"
+"""Tasks that failed but whose failure was handled (a retry caught it): they do not fail
+the run, whose span status is then not ERROR for them."""
 RUN_SPANS_DROPPED = "aiodag.run.spans_dropped"
 """Spans the provider built by :func:`aiodag.trace.configure` dropped while the run went
 on (a full export queue, a receiver that failed), as far as known when it ended; absent

@@ -260,11 +260,18 @@ class OpenTelemetrySink:
         dropped = self._dropped() - state.dropped_before
         if dropped:
             analysis[attr.RUN_SPANS_DROPPED] = dropped
+        handled = sum(1 for record in run.tasks if record.handled)
+        if handled:
+            analysis[attr.RUN_FAILURES_HANDLED] = handled
         span.set_attributes(analysis)
-        failed = counts[_FAILED]
-        if failed:
+        # The run failed if a failure went unhandled (a retried, handled one does not
+        # fail it: the same rule as leaving the Run block and the command's exit status).
+        failures = len(run.failures)
+        if failures:
             span.set_status(Status(
-                StatusCode.ERROR, f"{failed} task{'s' if failed != 1 else ''} failed"
+                StatusCode.ERROR,
+                f"{failures} task{'s' if failures != 1 else ''} failed"
+                + (f" ({handled} more failed and were handled)" if handled else ""),
             ))
         span.end(event.ts + state.offset)
 

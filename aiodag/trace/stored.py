@@ -70,6 +70,10 @@ class StoredTask:
     """When its last upstream had finished (tasks of a run that ran)."""
     released_by: int | None = None
     """The upstream whose end made it ready (its last arrival)."""
+    handled: bool = False
+    """Whether a failure was handled is decided when the run ends, after the task's span
+    was written: a trace does not record it per task (the run span counts them,
+    ``aiodag.run.failures_handled``)."""
 
     @property
     def duration(self) -> float | None:

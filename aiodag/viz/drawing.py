@@ -208,6 +208,8 @@ def _task_node(task: TaskLike, name: str, text: str, snap: Snapshot, opts: Optio
         facts[:1] = [f"#{task.id}" + (f" · {facts[0]}" if facts else "")]
     if snap.slack is not None and task.id in snap.slack:
         facts.append(f"slack {format_slack(snap.slack[task.id], snap.makespan)}")
+    if status is TaskStatus.FAILED and getattr(task, "handled", False):
+        facts.append("handled: the run went on")
     blocked = snap.blocked.get(task.id)
     if blocked is not None and opts.timings:
         facts.append(f"⚠ blocked the loop {format_seconds(blocked)}")
