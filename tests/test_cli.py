@@ -426,3 +426,32 @@ def test_a_large_run_is_summarised_and_all_tasks_gives_the_table(tmp_path: Path)
     rows = [line for line in full.splitlines() if line.startswith(("step(", "side("))]
     assert len(rows) == 200
     assert "more …" not in full
+
+
+def test_a_signal_ends_the_command_although_a_worker_thread_runs_on(tmp_path: Path) -> None:
+    """A plain `def` task's thread cannot be cancelled: the command still exits once its
+    outputs are written, with the summary on stdout, instead of waiting for the thread."""
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiodag", "run", str(PIPELINES / "stuck_thread.py"),
+         "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "AIODAG_TEST_READY": str(ready)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the pipeline never got ready"
+            time.sleep(0.02)
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=40)  # the thread sleeps 60 s
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 143, stderr
+    assert time.monotonic() - stopped < 40
+    assert stdout.startswith("run 'stuck_thread': 1 tasks")
+    assert (tmp_path / "out" / "trace.jsonl").stat().st_size > 0

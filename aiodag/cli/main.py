@@ -142,7 +142,8 @@ def _execute(args: argparse.Namespace, name: str,
              pipeline: Callable[[], Awaitable[object]]) -> int:
     outputs = Outputs(args.out, otlp=args.otlp or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
                       otlp_protocol=args.otlp_protocol, options=_drawing_options(args))
-    result = asyncio.run(outputs.run(name, pipeline))
+    runner = asyncio.Runner()
+    result = runner.run(outputs.run(name, pipeline))
     print(summary(result.run, full=args.all_tasks))
     for line in outputs.written():
         print(line)
@@ -153,7 +154,13 @@ def _execute(args: argparse.Namespace, name: str,
         print(f"aiodag: run {result.run.name!r} stopped by {signal.Signals(result.signal).name}"
               f": {cancelled} task(s) cancelled; the outputs above hold what ran",
               file=sys.stderr)
-        return 128 + result.signal  # the shell's convention: 130 for SIGINT, 143 SIGTERM
+        # Everything is written and said.  A plain `def` task may still be running in a
+        # worker thread (threads cannot be cancelled), and closing the loop would wait
+        # for it, maybe for ever: stopped by a signal, the command exits now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + result.signal)  # the shell's convention: 130 SIGINT, 143 SIGTERM
+    runner.close()
     return 1 if result.failed else 0
 
 
