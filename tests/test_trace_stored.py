@@ -446,3 +446,21 @@ def test_a_span_without_a_status_attribute_is_a_task_that_ended(tmp_path: Path) 
     run = load_run(otlp_file(tmp_path / "t.jsonl", spans))
     assert [t.status for t in run.tasks] == [TaskStatus.OK, TaskStatus.FAILED]
     assert run.task(3).error_message == "Boom: it broke"
+
+
+def test_a_last_line_cut_short_is_skipped_with_a_warning(
+    traced: tuple[Path, Run], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A writer killed mid-line loses that line, not the whole recorded run; a broken
+    line with whole lines after it is still an error."""
+    path, run = traced
+    lines = path.read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join([*lines, lines[-1][: len(lines[-1]) // 2]]))
+    with caplog.at_level("WARNING", logger="aiodag.trace"):
+        same_dag(load_run(cut), run)
+    assert any("cut short" in r.getMessage() for r in caplog.records)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join([lines[0], lines[0][:10], *lines]) + "\n")
+    with pytest.raises(TraceFileError, match="line 2"):
+        load_run(broken)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import logging
 import math
 import re
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ import msgspec
 
 from . import attributes as attr
 from .schema import AnyValue, Document, JaegerSpan, JaegerTrace, OtlpSpan, ResourceSpans, decoder
+
+logger = logging.getLogger("aiodag.trace")
 
 __all__ = ["FORMATS", "SpanRecord", "TraceFileError", "collector_paused", "read_spans"]
 
@@ -406,6 +409,14 @@ def _documents(path: Path) -> Iterator[tuple[str, Document | list[Document]]]:
                 try:
                     document = _decode(line)
                 except _Undecodable as exc:
+                    if (yielded and exc.not_json and not line.endswith(b"\n")
+                            and not file.read().strip()):
+                        # The last line, cut short (a writer killed mid-line, before its
+                        # newline): the lines before it are whole, the record of the run.
+                        logger.warning("%s %s: not JSON (cut short?), skipped; the %d "
+                                       "line(s) before it are read", str(path), where,
+                                       number - 1)
+                        return
                     if yielded or not exc.not_json:
                         raise TraceFileError(f"{str(path)!r} {where}: {exc}") from None
                     break  # not JSON lines: perhaps one pretty-printed document
