@@ -455,3 +455,15 @@ def test_a_signal_ends_the_command_although_a_worker_thread_runs_on(tmp_path: Pa
     assert time.monotonic() - stopped < 40
     assert stdout.startswith("run 'stuck_thread': 1 tasks")
     assert (tmp_path / "out" / "trace.jsonl").stat().st_size > 0
+
+
+@pytest.mark.dot
+def test_sys_exit_in_the_pipeline_writes_everything_then_exits_with_its_code(
+    tmp_path: Path,
+) -> None:
+    result = aiodag("run", f"{PIPELINES / 'failing.py'}:exits", "--out", tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("run 'failing': 2 tasks")
+    for name in ("trace.jsonl", "pipeline.svg", "pipeline.png", "timeline.svg",
+                 "run.perfetto.json"):
+        assert (tmp_path / name).stat().st_size > 0, name

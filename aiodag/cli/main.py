@@ -161,6 +161,12 @@ def _execute(args: argparse.Namespace, name: str,
         sys.stderr.flush()
         os._exit(128 + result.signal)  # the shell's convention: 130 SIGINT, 143 SIGTERM
     runner.close()
+    if result.exit_request is not None:
+        code = result.exit_request.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)  # sys.exit("message"), as Python itself does
+        return 1
     return 1 if result.failed else 0
 
 

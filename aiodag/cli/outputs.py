@@ -42,6 +42,9 @@ class RunResult:
     """Exceptions raised by the pipeline function itself, not by its tasks."""
     signal: int | None = None
     """The signal (SIGINT, SIGTERM) that stopped the run, if one did."""
+    exit_request: SystemExit | None = None
+    """The pipeline function called ``sys.exit()``: the command exits so, once all is
+    written."""
 
     @property
     def failed(self) -> bool:
@@ -101,6 +104,7 @@ class Outputs:
                   "it follows the run)", file=sys.stderr, flush=True)
         sinks: list[Sink] = [OpenTelemetrySink(provider), live]
         errors: list[BaseException] = []
+        exit_request: SystemExit | None = None
         stopping = _SignalStop()
         # The exporters' warnings are meant for library users; the command says what
         # became of the trace itself, once, at the end (see _export_report).
@@ -113,6 +117,11 @@ class Outputs:
                     async with run:
                         try:
                             await pipeline()
+                        except SystemExit as exc:
+                            # sys.exit() in the pipeline: stop the run as for an error
+                            # (its tasks cancelled), write everything, exit with its code.
+                            exit_request = exc
+                            raise _ExitRequested from None
                         except Exception as exc:
                             if not is_task_failure(exc):
                                 raise  # the function's own error: the run cancels the rest
@@ -120,7 +129,8 @@ class Outputs:
                 except ExceptionGroup as group:
                     # The pipeline function itself raised (its tasks' failures are on
                     # the run): the run has cancelled what was left. Report, still write.
-                    errors.extend(group.exceptions)
+                    errors.extend(e for e in group.exceptions
+                                  if not isinstance(e, _ExitRequested))
                 except asyncio.CancelledError:
                     if not stopping.stopped_by:
                         raise
@@ -143,7 +153,7 @@ class Outputs:
             # The trace is written and is the source of truth; say how to get the rest.
             self._written.append(f"drawings not written: {exc}")
         self._written.extend(write_timing_outputs(run, self.out))
-        return RunResult(run, errors, stopping.stopped_by)
+        return RunResult(run, errors, stopping.stopped_by, exit_request)
 
 
     def _export_report(self, destinations: Sequence[ExportStats]) -> list[str]:
@@ -169,6 +179,11 @@ class Outputs:
                     f"{stats.dropped:,} dropped ({why})"
                 )
         return lines
+
+
+class _ExitRequested(Exception):
+    """Stands in the run for a SystemExit of the pipeline function (so that the run ends
+    as for the function's own error: its tasks cancelled)."""
 
 
 def _silence(record: logging.LogRecord) -> bool:

@@ -43,3 +43,10 @@ async def passes_on():
         return await loads[0]  # not a declared dependency: its error goes through
 
     task(waits_for_the_first)()
+
+
+async def exits():
+    await load("a")
+    load("slow")
+    import sys
+    sys.exit(3)
