@@ -311,6 +311,8 @@ def test_a_pipeline_function_that_raises_is_reported_as_such(tmp_path: Path) -> 
     assert "the pipeline function itself raised KeyError: \"the pipeline's own bug\"" in (
         result.stderr
     )
+    assert f"(at {PIPELINES / 'failing.py'}:" in result.stderr  # where it raised
+    assert "failed: its pipeline function raised" in result.stderr  # no task raised
     assert (tmp_path / "trace.jsonl").stat().st_size > 0
 
 

@@ -8,6 +8,7 @@ its middle elided.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Hashable, Iterable, Sequence
 
 from ..events import TaskStatus
@@ -135,15 +136,34 @@ def failure_report(run: RunLike, failures: Sequence[BaseException] = ()) -> str:
             raised_by[id(error)] = t
         raisers.append(t)
     skipped = sum(1 for t in tasks if t.status == TaskStatus.UPSTREAM_FAILED)
-    lines = [f"run {run.name!r} failed: {len(raisers)} task(s) raised"
-             + (f", {skipped} did not run because of them" if skipped else "")]
+    head = f"run {run.name!r} failed: "
+    if raisers or not failures:
+        head += f"{len(raisers)} task(s) raised"
+        head += f", {skipped} did not run because of them" if skipped else ""
+    else:
+        head += "its pipeline function raised"
+    lines = [head]
     for t in raisers:
         info = error_info(t)
-        error = f"{info.type}: {info.message}" if info else "unknown error"
+        error = f"{info.type}: {_one_line(info.message)}" if info else "unknown error"
         lines.append(f"  {t.label}: {error}")
     for t, origin in passed_on:
         lines.append(f"  {t.label}: awaited {origin.label} and let its error through")
     for exc in failures:
         lines.append(f"  the pipeline function itself raised {type(exc).__name__}: "
-                     f"{exception_message(exc)}")
+                     f"{_one_line(exception_message(exc))}{_where(exc)}")
     return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """A message's lines on one line, so that the report stays one line per error."""
+    return " ⏎ ".join(text.splitlines()) if "\n" in text else text
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at file:line in function)``: where the exception was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (at {last.filename}:{last.lineno} in {last.name})"
