@@ -464,3 +464,33 @@ def test_a_last_line_cut_short_is_skipped_with_a_warning(
     broken.write_text("\n".join([lines[0], lines[0][:10], *lines]) + "\n")
     with pytest.raises(TraceFileError, match="line 2"):
         load_run(broken)
+
+
+def test_loop_blocks_read_back_from_otlp_and_jaeger(tmp_path: Path) -> None:
+    """The trace's aiodag.loop_blocked events come back as the run's loop_blocks (so a
+    drawing or summary from a trace names the blocker, as for the live run)."""
+    import time as clock
+
+    @task
+    async def blocker() -> None:
+        clock.sleep(0.25)  # noqa: ASYNC251  # blocks the loop, on purpose
+
+    path = tmp_path / "trace.jsonl"
+    provider = configure("tests", file=path, install=False)
+
+    async def main() -> Run:
+        async with Run("blocked", sinks=[OpenTelemetrySink(provider)],
+                       block_threshold=0.1) as run:
+            blocker()
+        return run
+
+    run = asyncio.run(main())
+    provider.shutdown()
+    [live] = run.loop_blocks
+    jaeger = tmp_path / "jaeger.json"
+    jaeger.write_text(json.dumps(to_jaeger(otlp_spans(path))))
+    for source in (path, jaeger):
+        [block] = load_run(source).loop_blocks
+        assert (block.task_id, block.name, block.where) == (live.task_id, "blocker", live.where)
+        assert block.duration_ns == pytest.approx(live.duration_ns, abs=2_000)
+        assert 0 <= block.start < block.end

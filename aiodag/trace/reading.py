@@ -63,10 +63,30 @@ class _Malformed(Exception):
 class SpanRecord:
     """What is kept of one aiodag span (a run's or a task's): small, for 1,000,000s."""
 
-    __slots__ = ("caller_id", "end", "error_message", "error_type", "exogenous", "failed",
-                 "label", "links", "loop_wait_s", "makespan", "name", "parent", "ran",
-                 "released_by", "run_name", "sid", "start", "status", "task_id", "trace",
-                 "wait_s")
+    __slots__ = (
+        "blocks",
+        "caller_id",
+        "end",
+        "error_message",
+        "error_type",
+        "exogenous",
+        "failed",
+        "label",
+        "links",
+        "loop_wait_s",
+        "makespan",
+        "name",
+        "parent",
+        "ran",
+        "released_by",
+        "run_name",
+        "sid",
+        "start",
+        "status",
+        "task_id",
+        "trace",
+        "wait_s",
+    )
 
     sid: str
     """The span id (hex)."""
@@ -85,6 +105,9 @@ class SpanRecord:
     wait_s: float | None
     loop_wait_s: float | None
     released_by: int | None
+    blocks: list[tuple[int, float, str]]
+    """The ``aiodag.loop_blocked`` events: (when it ended, ns since the epoch; seconds
+    the step held the loop; where)."""
     run_name: str | None
     makespan: float | None
     links: list[tuple[str, str | None]]
@@ -141,6 +164,28 @@ def _uint64(value: int | None, what: str) -> int:
     raise _Malformed(f"{what} must be an unsigned 64-bit integer, got {_show(value)}")
 
 
+def _otlp_block_value(value: AnyValue | None) -> Any:
+    if value is None:
+        return None
+    if value.doubleValue is not None:
+        return value.doubleValue
+    if value.intValue is not None:
+        return float(value.intValue)
+    return value.stringValue
+
+
+def _block(when: int | None, fields: dict[str, Any]) -> tuple[int, float, str]:
+    """One ``aiodag.loop_blocked`` event, checked."""
+    blocked: Any = fields.get(attr.BLOCKED_S)
+    if when is None or type(blocked) not in (int, float) or not (
+        math.isfinite(blocked) and blocked >= 0
+    ):
+        raise _Malformed(f"an {attr.LOOP_BLOCKED_EVENT} event needs a time and "
+                         f"{attr.BLOCKED_S} seconds >= 0, got {_show(blocked)}")
+    where = fields.get("code.location")
+    return _uint64(when, "an event's time"), float(blocked), where if type(where) is str else ""
+
+
 def _seconds(found: dict[str, Any], key: str) -> float | None:
     value = found.get(key)
     if value is not None and not (math.isfinite(value) and value >= 0):
@@ -162,7 +207,8 @@ def _int_of(value: Any) -> int | None:
 
 def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end: int,
             found: dict[str, Any], links: list[tuple[str, str | None]], failed: bool,
-            error: tuple[Any, Any], status_message: Any) -> SpanRecord:
+            error: tuple[Any, Any], status_message: Any,
+            blocks: list[tuple[int, float, str]] | None = None) -> SpanRecord:
     """One checked record; ``found`` holds the wanted attributes, decoded."""
     span = SpanRecord()
     span.sid = sid
@@ -189,6 +235,7 @@ def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end
     span.exogenous = None if exogenous is None else frozenset(exogenous)
     span.caller_id = found.get(attr.TASK_CALLER_ID)
     span.failed = failed
+    span.blocks = blocks or []
     error_type, error_message = error
     if error_message is None and status_message:
         error_message = status_message
@@ -253,6 +300,11 @@ def _otlp_span(span: OtlpSpan) -> SpanRecord | None:
         links.append((_span_id(link.spanId, "a link's spanId"), kind))
     status = span.status
     failed = status is not None and status.code in (2, "STATUS_CODE_ERROR")
+    blocks = [
+        _block(event.timeUnixNano, {kv.key: _otlp_block_value(kv.value)
+                                    for kv in event.attributes or ()})
+        for event in span.events or () if event.name == attr.LOOP_BLOCKED_EVENT
+    ]
     error: tuple[str | None, str | None] = (None, None)
     if failed:
         for event in span.events or ():
@@ -269,7 +321,7 @@ def _otlp_span(span: OtlpSpan) -> SpanRecord | None:
         start=_uint64(span.startTimeUnixNano, "startTimeUnixNano"),
         end=_uint64(span.endTimeUnixNano, "endTimeUnixNano"),
         found=found, links=links, failed=failed, error=error,
-        status_message=status.message if status is not None else None,
+        status_message=status.message if status is not None else None, blocks=blocks,
     )
 
 
@@ -351,6 +403,12 @@ def _jaeger_span(span: JaegerSpan) -> SpanRecord | None:
             raise _Malformed(f"refType must be 'CHILD_OF' or 'FOLLOWS_FROM', "
                              f"got {_show(ref.refType)}")
     failed = status.get("otel.status_code") == "ERROR" or status.get("error") is True
+    blocks = []
+    for log in span.logs or ():
+        fields = {f.key: f.value for f in log.fields or ()}
+        if fields.get("event") == attr.LOOP_BLOCKED_EVENT:
+            when = None if log.timestamp is None else log.timestamp * 1000  # µs
+            blocks.append(_block(when, fields))
     error: tuple[Any, Any] = (None, None)
     if failed:
         for log in span.logs or ():
@@ -366,7 +424,7 @@ def _jaeger_span(span: JaegerSpan) -> SpanRecord | None:
         start=start_us * 1000,
         end=(start_us + duration_us) * 1000,
         found=found, links=links, failed=failed, error=error,
-        status_message=status.get("otel.status_description"),
+        status_message=status.get("otel.status_description"), blocks=blocks,
     )
 
 

@@ -65,6 +65,7 @@ class OtlpLink(_Struct):
 
 class OtlpEvent(_Struct):
     name: str = ""
+    timeUnixNano: _Unsigned | None = None
     attributes: list[KeyValue] | None = None
 
 
@@ -114,6 +115,7 @@ class JaegerReference(_Struct):
 
 
 class JaegerLog(_Struct):
+    timestamp: _Unsigned | None = None
     fields: list[JaegerKeyValue] | None = None
 
 

@@ -36,7 +36,15 @@ from ..events import TaskStatus
 from . import attributes as attr
 from .reading import FORMATS, SpanRecord, TraceFileError, collector_paused, read_spans
 
-__all__ = ["FORMATS", "StoredRun", "StoredTask", "TraceFileError", "load_run", "read_runs"]
+__all__ = [
+    "FORMATS",
+    "StoredBlock",
+    "StoredRun",
+    "StoredTask",
+    "TraceFileError",
+    "load_run",
+    "read_runs",
+]
 
 _DATA = "data"
 _EXOGENOUS = "exogenous"
@@ -83,6 +91,19 @@ class StoredTask:
         return self.finished - self.started
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """A step that held the event loop, as a trace recorded it (the fields of
+    :class:`aiodag.events.LoopBlocked`, with times in seconds since the run began)."""
+
+    task_id: int
+    name: str
+    duration_ns: int
+    where: str
+    start: float
+    end: float
+
+
 @dataclass(slots=True)
 class StoredRun:
     """A run rebuilt from a trace; drawable with :mod:`aiodag.viz`."""
@@ -92,6 +113,8 @@ class StoredRun:
     tasks: list[StoredTask]
     makespan: float
     running: bool = False
+    loop_blocks: list[StoredBlock] = field(default_factory=list)
+    """The steps that held the event loop (the trace's ``aiodag.loop_blocked`` events)."""
     _by_id: dict[int, StoredTask] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -156,13 +179,22 @@ def _runs(path: Path) -> list[StoredRun]:
             start = min(span.start for span in members)
             name = members[0].run_name or f"tasks of trace {key[1][:8]}"
         tasks = [_task(span, task_ids, start) for span in members]
+        _task_by_span = {id(span): task for span, task in zip(members, tasks, strict=True)}
         tasks.sort(key=_BY_ID)
         _check_ids(tasks, name, path)
         if run_span is not None and run_span.makespan is not None:
             makespan = run_span.makespan
         else:
             makespan = max((t.finished or 0.0 for t in tasks), default=0.0)
-        runs.append((start, StoredRun(name, members[0].trace, tasks, makespan)))
+        blocks = [
+            StoredBlock(task.id, task.name, int(seconds * 1e9), where,
+                        (when - start) / 1e9 - seconds, (when - start) / 1e9)
+            for span, task in zip(members, [_task_by_span[id(m)] for m in members],
+                                  strict=True)
+            for when, seconds, where in span.blocks
+        ] if any(span.blocks for span in members) else []
+        runs.append((start, StoredRun(name, members[0].trace, tasks, makespan,
+                                      loop_blocks=blocks)))
     runs.sort(key=lambda pair: pair[0])
     return [run for _start, run in runs]
 

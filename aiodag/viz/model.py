@@ -158,13 +158,17 @@ def blocked_seconds(run: object) -> dict[Hashable, float]:
 
 
 def block_intervals(run: object) -> tuple[tuple[Hashable, float, float], ...]:
-    """Each of a live run's loop blocks as ``(task id, start, end)`` in run seconds."""
+    """Each of a run's loop blocks as ``(task id, start, end)`` in run seconds (a live
+    run's, or one read back from a trace)."""
+    blocks = getattr(run, "loop_blocks", ())
+    if blocks and hasattr(blocks[0], "start"):  # a run read back from a trace
+        return tuple((block.task_id, block.start, block.end) for block in blocks)
     anchor = getattr(getattr(run, "anchor", None), "mono_ns", None)
     if anchor is None:
         return ()
     return tuple(
         (block.task_id, (block.ts - block.duration_ns - anchor) / 1e9, (block.ts - anchor) / 1e9)
-        for block in getattr(run, "loop_blocks", ())
+        for block in blocks
     )
 
 
