@@ -246,6 +246,9 @@ class Run:
         ``block_threshold`` seconds or more, in order (see :mod:`aiodag.blocking`)."""
         self._watch: LoopWatch | None = None
         self._owner: asyncio.Task[Any] | None = None  # the task running the block
+        self.cancelled = False
+        """True once the run ended because the code waiting in it was cancelled (a
+        timeout, Ctrl-C, SIGTERM in the ``aiodag`` command): its tasks were cancelled."""
         self._received: list[BaseException] = []  # failures the block received
         self.name = name
         self.id = next(_run_ids)
@@ -399,6 +402,7 @@ class Run:
         failures = self.failures
         for error in failures:
             log_failure(error)  # once: a failure that went on was logged then
+        self.cancelled = cancelled
         emit(self._slots, RunFinished(self, self._end_ns))
         if cancelled:
             if exc is not None and isinstance(exc, asyncio.CancelledError):

@@ -365,6 +365,7 @@ def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
     assert statuses == {"ok": 20, "cancelled": 2}
     [run_span] = [s for s in spans if "aiodag.run.id" in s["attrs"]]
     assert run_span["attrs"]["aiodag.run.tasks.cancelled"] == "2"
+    assert run_span["attrs"]["aiodag.run.cancelled"] is True  # the trace says it was stopped
     assert (tmp_path / "out" / "pipeline.png").stat().st_size > 0
     # The 20 quick calls drawn as one stacked node, then the two cancelled tasks.
     nodes = svg_nodes(tmp_path / "out" / "pipeline.svg")

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_ARG_LENGTH",
     "MAX_CRITICAL_PATH",
     "MAX_DESCRIPTION",
+    "RUN_CANCELLED",
     "RUN_CRITICAL_PATH",
     "RUN_CRITICAL_PATH_LENGTH",
     "RUN_CRITICAL_PATH_S",
@@ -122,6 +123,9 @@ RUN_CRITICAL_PATH_S = "aiodag.run.critical_path_s"
 ``makespan_s - critical_path_s`` is the time the path spent waiting: scheduling
 overhead, or tasks held back by something else than their dependencies.
 """
+RUN_CANCELLED = "aiodag.run.cancelled"
+"""True on a run stopped by cancelling the code waiting in it (a timeout, a signal):
+its unfinished tasks were cancelled."""
 RUN_FAILURES_HANDLED = "aiodag.run.failures_handled"
 """Tasks that failed but whose failure was handled (a retry caught it): they do not fail
 the run, whose span status is then not ERROR for them."""

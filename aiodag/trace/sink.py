@@ -267,7 +267,13 @@ class OpenTelemetrySink:
         # The run failed if a failure went unhandled (a retried, handled one does not
         # fail it: the same rule as leaving the Run block and the command's exit status).
         failures = len(run.failures)
-        if failures:
+        if run.cancelled:
+            span.set_attribute(attr.RUN_CANCELLED, True)
+            span.set_status(Status(
+                StatusCode.ERROR,
+                f"cancelled: {counts[TaskStatus.CANCELLED]} task(s) did not finish",
+            ))
+        elif failures:
             span.set_status(Status(
                 StatusCode.ERROR,
                 f"{failures} task{'s' if failures != 1 else ''} failed"
