@@ -221,5 +221,26 @@ def test_live_page_quotes_hostile_names(tmp_path: Path) -> None:
     assert 'run\\u003c!--\\u003cscript>\\u003cb>\\"x\\".live.js' in page  # as JSON
     state = state_script(b'<?xml version="1.0"?>\n<svg>\xe2\x9c\x93</svg>',
                          name="</script>", running=True, version=7).decode()
-    assert state.startswith('aiodagLive({"name": "</script>", "running": true, "version": 7')
+    assert state.startswith('aiodagLive({"name": "</script>", "running": true, "failed": 0, "version": 7')
     assert '"svg": "<svg>\\u2713</svg>"' in state  # no XML declaration: inline SVG
+
+
+@pytest.mark.dot
+async def test_the_live_page_says_a_run_with_failed_tasks_failed(tmp_path: Path) -> None:
+    """Its state counts the failed tasks; the page shows them and turns its header red."""
+    live = viz.LiveSVG(tmp_path / "live.svg", interval=0)
+
+    async def broken() -> None:
+        raise ValueError("no")
+
+    logging.getLogger("aiodag").disabled = True
+    try:
+        async with Run("failing", sinks=[live], raise_errors=False):
+            task(broken)()
+        await live.flush()
+    finally:
+        logging.getLogger("aiodag").disabled = False
+    state = (tmp_path / "live.live.js").read_text()
+    assert '"running": false, "failed": 1,' in state
+    page = (tmp_path / "live.html").read_text()
+    assert 'body[data-state="failed"] header' in page and '" task(s) failed"' in page

@@ -189,8 +189,9 @@ class LiveSVG:
         self._last_start = start
         graph = to_graphviz(self._run, **self.options)
         running = bool(self._run.running)
+        failed = sum(1 for task in self._run.tasks if str(task.status) == "failed")
         self._build_seconds = time.monotonic() - start
-        future = self._submit(self._write, graph, self._run.name, running)
+        future = self._submit(self._write, graph, self._run.name, running, failed)
         self._latest = future
         if not final:
             self._inflight = future
@@ -232,11 +233,12 @@ class LiveSVG:
 
     # -- in the worker thread ------------------------------------------------------
 
-    def _write(self, graph: graphviz.Digraph, name: str, running: bool) -> None:
+    def _write(self, graph: graphviz.Digraph, name: str, running: bool, failed: int) -> None:
         svg = pipe(graph, "svg", quiet=True)
         write_atomic(self.path, svg)
         if self.page_path is not None:
-            script = state_script(svg, name=name, running=running, version=time.time_ns())
+            script = state_script(svg, name=name, running=running, version=time.time_ns(),
+                                  failed=failed)
             write_atomic(data_path(self.path), script)
         self.renders += 1
 

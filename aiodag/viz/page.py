@@ -30,13 +30,16 @@ def data_path(svg_path: Path) -> Path:
     return svg_path.with_suffix(".live.js")
 
 
-def state_script(svg: bytes, *, name: str, running: bool, version: int) -> bytes:
-    """``NAME.live.js``: the drawing (``svg``, as ``dot`` wrote it) and the run's state."""
+def state_script(svg: bytes, *, name: str, running: bool, version: int,
+                 failed: int = 0) -> bytes:
+    """``NAME.live.js``: the drawing (``svg``, as ``dot`` wrote it) and the run's state
+    (``failed``: how many of its tasks failed so far)."""
     text = svg.decode("utf-8")
     start = text.find("<svg")  # inline SVG in HTML: no XML declaration or doctype
     state = {
         "name": name,
         "running": running,
+        "failed": failed,
         "version": version,
         "updated": time.strftime("%H:%M:%S"),
         "svg": text[start:] if start >= 0 else text,
@@ -70,6 +73,7 @@ _PAGE = """<!doctype html>
   header b {{ color: #222; }}
   body[data-state="running"] header {{ background: #e8f1fb; }}
   body[data-state="finished"] header {{ background: #edf7eb; }}
+  body[data-state="failed"] header {{ background: #fbe4e1; }}
   #drawing {{ padding: 8px; }}
   #drawing svg {{ max-width: 100%; height: auto; }}
 </style>
@@ -86,11 +90,13 @@ function aiodagLive(state) {{
     shown = state.version;
     document.getElementById("drawing").innerHTML = state.svg;
   }}
-  const status = state.running ? "running" : "finished";
+  const failed = state.failed ? ", " + state.failed + " task(s) failed" : "";
+  const status = state.running ? "running" : (state.failed ? "failed" : "finished");
   document.body.dataset.state = status;
   document.getElementById("name").textContent = state.name;
   document.getElementById("state").textContent =
-    (state.running ? "running, updated " : "finished at ") + state.updated;
+    (state.running ? "running" + failed + ", updated " : "finished" + failed + " at ")
+    + state.updated;
   document.title = state.name + " (" + status + ") — aiodag";
 }}
 function poll() {{
