@@ -221,7 +221,9 @@ def test_live_page_quotes_hostile_names(tmp_path: Path) -> None:
     assert 'run\\u003c!--\\u003cscript>\\u003cb>\\"x\\".live.js' in page  # as JSON
     state = state_script(b'<?xml version="1.0"?>\n<svg>\xe2\x9c\x93</svg>',
                          name="</script>", running=True, version=7).decode()
-    assert state.startswith('aiodagLive({"name": "</script>", "running": true, "failed": 0, "version": 7')
+    assert state.startswith(
+        'aiodagLive({"name": "</script>", "running": true, "failed": 0, "version": 7'
+    )
     assert '"svg": "<svg>\\u2713</svg>"' in state  # no XML declaration: inline SVG
 
 
