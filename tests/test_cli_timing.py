@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -111,3 +112,17 @@ def test_a_timing_output_that_cannot_be_written_costs_nothing_else(tmp_path: Pat
     assert "perfetto trace not written:" in result.stdout
     for name in ("trace.jsonl", "pipeline.svg", "pipeline.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+@pytest.mark.dot
+def test_the_diff_summary_accounts_for_every_task(tmp_path: Path) -> None:
+    """Tasks that did not run have a count too: the counts add up to the run's tasks."""
+    assert aiodag("run", PIPELINES / "failing.py", "--out", tmp_path).returncode == 1
+    trace = tmp_path / "trace.jsonl"
+    result = aiodag("diff", trace, trace)
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("tasks: ")]
+    counted = {key: int(n) for n, key in re.findall(
+        r"(\d+) (slower|faster|about the same|did not run|new)", line)}
+    assert counted["did not run"] == 1  # combine(…, load('bad')): upstream_failed
+    assert sum(counted.values()) == 6

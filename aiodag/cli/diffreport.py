@@ -43,8 +43,8 @@ def diff_report(d: RunDiff, *, max_rows: int = MAX_ROWS) -> str:
     counts = d.counts()
     lines.append(
         f"tasks: {counts['slower']} slower, {counts['faster']} faster, {counts['same']} about "
-        f"the same (threshold {d.threshold:.0%}), {counts['added']} new, {counts['removed']} "
-        f"removed, {counts['status']} changed status"
+        f"the same (threshold {d.threshold:.0%}), {counts['not_run']} did not run, "
+        f"{counts['added']} new, {counts['removed']} removed, {counts['status']} changed status"
     )
     changed = [item for item in d.tasks
                if item.change in ("slower", "faster", "added") or item.status_changed]
