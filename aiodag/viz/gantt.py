@@ -63,7 +63,8 @@ _STRONG = {
 }
 # An upstream ending so stops its dependents: drawn as a dotted arrow to their mark.
 _STOPS = (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED, TaskStatus.CANCELLED)
-WAIT_COLOR = "#9e9e9e"
+WAIT_COLOR = "#5b9bd5"  # blue and dotted: not to be read as a grey dependency arrow
+WAIT_STYLE = (0, (1, 1.5))
 LOOP_WAIT_COLOR = "#ef8a17"
 _ARROW_COLOR = "#5a5a5a"
 _FONT_SIZE = 8.0
@@ -313,12 +314,14 @@ class _Drawing:
             return
         ready = getattr(bar.task, "ready", None)
         if isinstance(ready, int | float) and created <= ready <= bar.start:
-            self.ax.plot([created, ready], [row, row], color=WAIT_COLOR, linewidth=1.0,
+            self.ax.plot([created, ready], [row, row], color=WAIT_COLOR, linewidth=1.5,
+                         linestyle=WAIT_STYLE,
                          gid=f"wait-deps-{bar.task.id}", zorder=1.5)
             self.ax.plot([ready, bar.start], [row, row], color=LOOP_WAIT_COLOR, linewidth=2.5,
                          gid=f"wait-loop-{bar.task.id}", zorder=1.6)
         else:
-            self.ax.plot([created, bar.start], [row, row], color=WAIT_COLOR, linewidth=1.0,
+            self.ax.plot([created, bar.start], [row, row], color=WAIT_COLOR, linewidth=1.5,
+                         linestyle=WAIT_STYLE,
                          gid=f"wait-{bar.task.id}", zorder=1.5)
 
     def _label(self, bar: _Bar, row: float) -> None:
@@ -447,7 +450,8 @@ class _Drawing:
         if self.layout.waits and not self.aggregated:
             split = any(getattr(b.task, "ready", None) is not None for b in self.bars)
             label = "waiting for upstreams" if split else "waiting (call → start)"
-            handles.append(Line2D([], [], color=WAIT_COLOR, linewidth=1, label=label))
+            handles.append(Line2D([], [], color=WAIT_COLOR, linewidth=1.5, linestyle=WAIT_STYLE,
+                                  label=label))
             if split:
                 handles.append(Line2D([], [], color=LOOP_WAIT_COLOR, linewidth=2.5,
                                       label="waiting for the loop"))
