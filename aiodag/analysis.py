@@ -12,10 +12,12 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .events import TaskStatus
 
-__all__ = ["WaitBreakdown", "critical_path", "status_counts", "wait_breakdown"]
+__all__ = ["TimedRecord", "WaitBreakdown", "critical_path", "status_counts", "wait_breakdown"]
 
 
-class _Timed(Protocol):
+class TimedRecord(Protocol):
+    """What the analysis reads of a task record (live or read back from a trace)."""
+
     @property
     def id(self) -> Hashable: ...
     @property
@@ -31,7 +33,7 @@ class _HasStatus(Protocol):
     def status(self) -> TaskStatus: ...
 
 
-R = TypeVar("R", bound=_Timed)
+R = TypeVar("R", bound=TimedRecord)
 
 
 def critical_path(records: Mapping[Any, R]) -> list[R]:
@@ -68,7 +70,7 @@ def critical_path(records: Mapping[Any, R]) -> list[R]:
     return path
 
 
-def _finish_time(record: _Timed) -> float:
+def _finish_time(record: TimedRecord) -> float:
     assert record.finished is not None
     return record.finished
 
@@ -81,7 +83,7 @@ def status_counts(records: Iterable[_HasStatus]) -> dict[TaskStatus, int]:
     return counts
 
 
-class _Waiting(_Timed, Protocol):
+class _Waiting(TimedRecord, Protocol):
     @property
     def created(self) -> float | None: ...
 
@@ -107,7 +109,8 @@ def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakd
     Records that carry ``ready`` / ``released_by`` (a live run's, taken by the engine as
     it ran, and a trace's that recorded them) are used as they are; otherwise they are
     rebuilt from the upstreams' finish times (upstreams not among ``records``, such as
-    plain futures, are not known then, so not counted).
+    plain futures, are not known then, so not counted).  This is also what
+    :meth:`aiodag.Run.wait_breakdown` returns for a live run.
     """
     result: dict[Hashable, WaitBreakdown] = {}
     for record in records.values():
@@ -115,6 +118,19 @@ def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakd
             result[record.id] = WaitBreakdown(None, None, None, None)
             continue
         recorded = getattr(record, "ready", None)
+        started, finished = record.started, record.finished
+        if started is None:
+            # Never began: it waited for its upstreams until it became ready, if it did
+            # (then it was cancelled), or until it ended (an upstream failed or was
+            # cancelled, or it was cancelled first); nothing released it in the latter.
+            if recorded is not None:
+                waited: float | None = recorded - record.created
+                released_by = getattr(record, "released_by", None)
+            else:
+                waited = None if finished is None else max(0.0, finished - record.created)
+                released_by = None
+            result[record.id] = WaitBreakdown(waited, None, None, released_by)
+            continue
         if recorded is not None:  # taken by the engine as it ran (or read from a trace)
             ready, released_by = recorded, getattr(record, "released_by", None)
         else:
@@ -124,12 +140,6 @@ def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakd
                 if upstream is not None and upstream.finished is not None \
                         and upstream.finished > ready:
                     ready, released_by = upstream.finished, upstream_id
-        started, finished = record.started, record.finished
-        if started is None:
-            end = finished
-            waited = None if end is None else max(0.0, end - record.created)
-            result[record.id] = WaitBreakdown(waited, None, None, released_by)
-            continue
         ready = min(ready, started)
         result[record.id] = WaitBreakdown(
             ready - record.created,

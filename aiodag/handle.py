@@ -367,12 +367,15 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
         if dependents is not None:
             self._dependents = None
             if status is OK:
+                ready_ns = ts  # when they became ready: now (read once, if not yet read)
                 for dependent in dependents:
                     dependent._waiting -= 1
                     if not dependent._waiting:
                         dependent_record = dependent._record
                         if dependent_record is not None:  # its last arrival: this one
-                            dependent_record.ready_ns = ts or time.monotonic_ns()
+                            if not ready_ns:
+                                ready_ns = time.monotonic_ns()
+                            dependent_record.ready_ns = ready_ns
                             dependent_record.released_by = self.id
                         dependent._wake()
             else:

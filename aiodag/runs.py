@@ -24,9 +24,9 @@ import time
 import types
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, cast
 
-from .analysis import WaitBreakdown, critical_path, status_counts
+from .analysis import WaitBreakdown, critical_path, status_counts, wait_breakdown
 from .blocking import LoopWatch, unwatch_loop, watch_loop
 from .errors import (
     failure_source,
@@ -313,16 +313,8 @@ class Run:
     def wait_breakdown(self) -> dict[int, WaitBreakdown]:
         """Per task: waiting for dependencies, waiting for the loop, running (seconds),
         and the upstream that released it (see :class:`aiodag.analysis.WaitBreakdown`)."""
-        return {
-            r.id: WaitBreakdown(
-                r.dependency_wait if r.ready_ns is not None or r.finished_ns is None
-                else (r.finished_ns - r.created_ns) / 1e9,
-                r.loop_wait,
-                r.duration,
-                r.released_by,
-            )
-            for r in self._records.values()
-        }
+        # The same analysis as for a run read back from a trace, on the engine's records.
+        return cast("dict[int, WaitBreakdown]", wait_breakdown(self._records))
 
     def counts(self) -> dict[TaskStatus, int]:
         """How many tasks have each status (every status is a key)."""
