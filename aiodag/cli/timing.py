@@ -7,6 +7,7 @@ the other outputs: a failure here becomes a line saying what was not written and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import perfetto
@@ -20,22 +21,23 @@ logger = logging.getLogger("aiodag.cli")
 
 def write_timing_outputs(run: Run, out: Path) -> list[str]:
     """Write the timeline and the Perfetto trace of ``run`` into ``out``; one line each."""
-    lines: list[str] = []
-    try:
-        lines.append(f"perfetto trace: {perfetto.write(run, out / 'run.perfetto.json')}")
-    except OSError as exc:
-        lines.append(f"perfetto trace not written: {exc}")
-    except Exception as exc:  # an observer never takes the other outputs down with it
-        logger.warning("writing the Perfetto trace failed", exc_info=True)
-        lines.append(f"perfetto trace not written: {type(exc).__name__}: "
-                     f"{exception_message(exc)}")
-    try:
-        from ..viz import timeline
 
-        lines.append(f"timeline: {timeline(run, out / 'timeline.svg')}")
-    except ImportError as exc:
-        lines.append(f"timeline not written: {exc}")
+    def timeline() -> Path:
+        from ..viz import timeline  # aiodag[timeline]: matplotlib, loaded when used
+
+        return timeline(run, out / "timeline.svg")
+
+    return [
+        _written("perfetto trace", lambda: perfetto.write(run, out / "run.perfetto.json")),
+        _written("timeline", timeline),
+    ]
+
+
+def _written(what: str, write: Callable[[], Path]) -> str:
+    """``what: PATH`` once ``write()`` wrote it; else a line saying why not."""
+    try:
+        return f"{what}: {write()}"
     except Exception as exc:  # an observer never takes the other outputs down with it
-        logger.warning("drawing the timeline failed", exc_info=True)
-        lines.append(f"timeline not written: {type(exc).__name__}: {exception_message(exc)}")
-    return lines
+        if not isinstance(exc, OSError | ImportError):  # unexpected: keep the traceback
+            logger.warning("writing the %s failed", what, exc_info=True)
+        return f"{what} not written: {type(exc).__name__}: {exception_message(exc)}"
