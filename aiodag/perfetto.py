@@ -43,6 +43,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .analysis import TimedRecord
 from .errors import exception_message
 from .events import TaskStatus
 from .lanes import pack_lanes_by_group
@@ -62,21 +63,13 @@ _CNAME = {
 }
 
 
-class _Task(Protocol):
-    @property
-    def id(self) -> Hashable: ...
+class _Task(TimedRecord, Protocol):
     @property
     def name(self) -> str: ...
     @property
     def label(self) -> str: ...
     @property
     def status(self) -> str: ...
-    @property
-    def deps(self) -> Sequence[tuple[Hashable, str]]: ...
-    @property
-    def started(self) -> float | None: ...
-    @property
-    def finished(self) -> float | None: ...
 
 
 class _Run(Protocol):
