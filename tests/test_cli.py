@@ -330,16 +330,15 @@ def test_render_reads_jaegers_api_json_too(tmp_path: Path) -> None:
     assert svg_nodes(tmp_path / "j.svg").keys() == svg_nodes(tmp_path / "pipeline.svg").keys()
 
 
-@pytest.mark.dot
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
-    tmp_path: Path, signum: int, status: int
-) -> None:
-    """SIGTERM / SIGINT: the run is cancelled, its trace, drawings and summary written."""
+def run_until_ready_then_signal(
+    pipeline: Path, tmp_path: Path, signum: int, *, timeout: float
+) -> tuple[int, str, str, float]:
+    """``aiodag run PIPELINE --out TMP/out``; once the pipeline touches the file named by
+    AIODAG_TEST_READY, send ``signum``: (exit status, stdout, stderr, seconds from the
+    signal to the exit)."""
     ready = tmp_path / "ready"
     process = subprocess.Popen(
-        [sys.executable, "-m", "aiodag", "run", str(PIPELINES / "slow.py"),
-         "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "aiodag", "run", str(pipeline), "--out", str(tmp_path / "out")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "AIODAG_TEST_READY": str(ready)},
     )
@@ -349,13 +348,25 @@ def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the pipeline never got ready"
             time.sleep(0.02)
+        signalled = time.monotonic()
         process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=timeout)
+        return process.returncode, stdout, stderr, time.monotonic() - signalled
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == status, stderr
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_and_keeps_everything_it_traced(
+    tmp_path: Path, signum: int, status: int
+) -> None:
+    """SIGTERM / SIGINT: the run is cancelled, its trace, drawings and summary written."""
+    returncode, stdout, stderr, _ = run_until_ready_then_signal(
+        PIPELINES / "slow.py", tmp_path, signum, timeout=60)
+    assert returncode == status, stderr
     assert f"stopped by {signal.Signals(signum).name}: 2 task(s) cancelled" in stderr
     assert "Traceback" not in stderr
     assert stdout.startswith("run 'slow': 22 tasks")
@@ -434,28 +445,11 @@ def test_a_large_run_is_summarised_and_all_tasks_gives_the_table(tmp_path: Path)
 def test_a_signal_ends_the_command_although_a_worker_thread_runs_on(tmp_path: Path) -> None:
     """A plain `def` task's thread cannot be cancelled: the command still exits once its
     outputs are written, with the summary on stdout, instead of waiting for the thread."""
-    ready = tmp_path / "ready"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aiodag", "run", str(PIPELINES / "stuck_thread.py"),
-         "--out", str(tmp_path / "out")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "AIODAG_TEST_READY": str(ready)},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the pipeline never got ready"
-            time.sleep(0.02)
-        stopped = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=40)  # the thread sleeps 60 s
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 143, stderr
-    assert time.monotonic() - stopped < 40
+    returncode, stdout, stderr, took = run_until_ready_then_signal(
+        PIPELINES / "stuck_thread.py", tmp_path, signal.SIGTERM,
+        timeout=40)  # the thread sleeps 60 s
+    assert returncode == 143, stderr
+    assert took < 40
     assert stdout.startswith("run 'stuck_thread': 1 tasks")
     assert (tmp_path / "out" / "trace.jsonl").stat().st_size > 0
 
