@@ -18,15 +18,25 @@ import inspect
 import types
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from .deps import plan_args
 from .handle import TaskHandle
 
-__all__ = ["TaskFunction", "task"]
+__all__ = ["TaskDecorator", "TaskFunction", "task"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+if TYPE_CHECKING:
+    # The wrapped function's parameters, for type checkers only (the mypy plugin
+    # aiodag.mypy checks calls against them).  Its default `...` keeps `TaskFunction[T]`
+    # meaning "any parameters" (PEP 696); the standard library's ParamSpec takes a
+    # default only from Python 3.13, so type checkers read typing_extensions' here.
+    from typing_extensions import ParamSpec as _ParamSpec
+
+    Params = _ParamSpec("Params", default=...)
+else:
+    Params = ParamSpec("Params")
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
@@ -37,11 +47,14 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-class TaskFunction(Generic[T]):
+class TaskFunction(Generic[T, Params]):
     """A function wrapped by :func:`task`.  Calling it schedules a run and returns a
     :class:`~aiodag.TaskHandle`; the function itself runs once its dependencies are done.
 
-    Arguments are typed ``Any``: any of them may be a handle standing for the value.
+    ``TaskFunction[T, Params]``: the function returns (or its coroutine gives) ``T`` and
+    takes ``Params``.  The call itself is typed ``(*Any, **Any)``, since any argument may
+    be a handle standing for its value, which Python's type system cannot express; the
+    mypy plugin ``aiodag.mypy`` checks calls against ``Params`` that way.
     """
 
     def __init__(
@@ -89,8 +102,14 @@ class TaskFunction(Generic[T]):
             ) from None
         return TaskHandle(self, loop, args, kwargs, plan_args(args, kwargs), self.context)
 
-    def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T]:
-        # Decorating a method: bind `self` like a function would.
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> TaskFunction[T, Params]: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T]: ...
+    def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T, Any]:
+        # Decorating a method: bind `self` like a function would.  (Type checkers see a
+        # bound task method as taking any arguments: dropping `self` from Params would
+        # need Concatenate on the self type, which mypy cannot match here.)
         if obj is None:
             return self
         return TaskFunction(
@@ -106,6 +125,24 @@ class TaskFunction(Generic[T]):
         return f"<aiodag task {self.name!r}{deps}>"
 
 
+class TaskDecorator(Protocol):
+    """What ``@task(name=...)`` returns: applied to a function, its task."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[T]], /) -> TaskFunction[T, P]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> TaskFunction[T, P]: ...
+
+
+@overload
+def task(
+    fn: TaskFunction[T, P],
+    /,
+    *deps: asyncio.Future[Any],
+    name: str | None = ...,
+    executor: Executor | None = ...,
+    context: contextvars.Context | None = ...,
+) -> TaskFunction[T, P]: ...
 @overload
 def task(
     fn: Callable[P, Awaitable[T]],
@@ -114,7 +151,7 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
-) -> TaskFunction[T]: ...
+) -> TaskFunction[T, P]: ...
 @overload
 def task(
     fn: Callable[P, T],
@@ -123,7 +160,7 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
-) -> TaskFunction[T]: ...
+) -> TaskFunction[T, P]: ...
 @overload
 def task(
     fn: None = ...,
@@ -132,7 +169,7 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
-) -> Callable[[Callable[P, Any]], TaskFunction[Any]]: ...
+) -> TaskDecorator: ...
 def task(
     fn: Callable[..., Any] | None = None,
     /,
@@ -140,7 +177,7 @@ def task(
     name: str | None = None,
     executor: Executor | None = None,
     context: contextvars.Context | None = None,
-) -> TaskFunction[Any] | Callable[[Callable[..., Any]], TaskFunction[Any]]:
+) -> TaskFunction[Any] | TaskDecorator:
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
     * ``@task`` or ``@task(name="load")`` on an ``async def`` or a plain ``def`` (which
