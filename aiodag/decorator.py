@@ -18,7 +18,7 @@ import inspect
 import types
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from .deps import plan_args
 from .handle import TaskHandle
@@ -27,6 +27,7 @@ __all__ = ["TaskDecorator", "TaskFunction", "task"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+S = TypeVar("S")
 if TYPE_CHECKING:
     # The wrapped function's parameters, for type checkers only (the mypy plugin
     # aiodag.mypy checks calls against them).  Its default `...` keeps `TaskFunction[T]`
@@ -105,11 +106,14 @@ class TaskFunction(Generic[T, Params]):
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> TaskFunction[T, Params]: ...
     @overload
+    def __get__(
+        self: TaskFunction[T, Concatenate[S, P]], obj: S, objtype: type | None = None
+    ) -> TaskFunction[T, P]: ...
+    @overload
     def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T]: ...
     def __get__(self, obj: object, objtype: type | None = None) -> TaskFunction[T, Any]:
-        # Decorating a method: bind `self` like a function would.  (Type checkers see a
-        # bound task method as taking any arguments: dropping `self` from Params would
-        # need Concatenate on the self type, which mypy cannot match here.)
+        # Decorating a method: bind `self` like a function would (and for type checkers,
+        # the bound task's parameters lose their first, as a bound method's do).
         if obj is None:
             return self
         return TaskFunction(

@@ -20,9 +20,8 @@ in plain ``list``, ``tuple`` and ``dict`` values.  It reports, with mypy's error
     Argument 1 to task "fetch" has incompatible type "TaskHandle[int]"; the task
         receives its result, "int", but expects "str"
 
-Not checked: calls through ``*xs`` / ``**kw`` (their items' types; the count is
-checked as far as it can be), and a task method called on an instance (bound, it is
-typed as taking any arguments).
+Not checked: the items' types of ``*xs`` / ``**kw`` spread into a call (the count is
+checked as far as it can be), and a task typed ``TaskFunction[T]`` (parameters ``...``).
 
 Only futures count as handles, not any awaitable: the engine resolves futures and passes
 a coroutine through unawaited, so a coroutine where ``X`` is declared is an error.  The

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, reveal_type
 
-from aiodag import TaskHandle, task
+from aiodag import TaskFunction, TaskHandle, task
 
 
 @task
@@ -96,9 +96,16 @@ async def main() -> None:
     after = task(total, n)
     reveal_type(after)  # N: Revealed type is "aiodag.decorator.TaskFunction[float, [xs: list[float]]]"
     after(1)  # E: Argument 1 to task "after" has incompatible type "int"; expected "list[float]" or a task handle of "list[float]"  [arg-type]
-    # Methods: through the class, checked with `self`; on an instance, not checked.
-    Store.put(Store(), n)  # E: Argument 2 to task "put" has incompatible type "TaskHandle[int]"; the task receives its result, "int", but expects "str"  [arg-type]
-    Store().put(1)
+    # Methods: bound to an instance, without `self`; through the class, with it.
+    store = Store()
+    reveal_type(store.put)  # N: Revealed type is "aiodag.decorator.TaskFunction[None, [key: str]]"
+    store.put(1)  # E: Argument 1 to task "put" has incompatible type "int"; expected "str" or a task handle of "str"  [arg-type]
+    store.put(data)  # E: Argument 1 to task "put" has incompatible type "TaskHandle[bytes]"; the task receives its result, "bytes", but expects "str"  [arg-type]
+    store.put(first(["k"]))
+    Store.put(store, n)  # E: Argument 2 to task "put" has incompatible type "TaskHandle[int]"; the task receives its result, "int", but expects "str"  [arg-type]
+    # Annotated `TaskFunction[T]`: the parameters are `...`, any call goes.
+    anyhow: TaskFunction[float] = total
+    anyhow("not a list", 2, key=3)
     # `*xs` / `**kw` in the call: counted as far as possible, their items not checked.
     values: list[Any] = []
     total(*values)
