@@ -163,7 +163,7 @@ class _CallCheck:
             kind, name = params.arg_kinds[formal], params.arg_names[formal]
             if not actuals and kind.is_required() and not spread:
                 what = "positional" if kind == ARG_POS else "named"
-                label = f' "{name}"' if name else ""
+                label = f' "{name}"' if name else f" {formal + 1}"  # positional-only
                 self.fail(f"Missing {what} argument{label} in call to task {self.task}",
                           errorcodes.CALL_ARG)
                 failed = True

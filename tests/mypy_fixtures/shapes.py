@@ -84,6 +84,7 @@ async def main() -> None:
     kinds(1, c=1.0)
     kinds(1, "b", "3", c=1.0, extra=n)  # E: Argument 3 to task "kinds" has incompatible type "str"; expected "int" or a task handle of "int"  [arg-type] # E: Argument "extra" to task "kinds" has incompatible type "TaskHandle[int]"; the task receives its result, "int", but expects "str"  [arg-type]
     kinds(1, "b")  # E: Missing named argument "c" in call to task "kinds"  [call-arg]
+    kinds(a=1, c=1.0)  # E: Missing positional argument 1 in call to task "kinds"  [call-arg]
     # The engine resolves a handle even where a handle is declared: the body gets its result.
     takes_handle(n)  # E: Argument 1 to task "takes_handle" has incompatible type "TaskHandle[int]"; the task receives its result, "int", but expects "TaskHandle[int]"  [arg-type]
     anything(n, data)
