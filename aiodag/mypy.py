@@ -44,6 +44,7 @@ from mypy.nodes import (
     ARG_STAR2,
     ArgKind,
     CallExpr,
+    ConditionalExpr,
     Context,
     DictExpr,
     Expression,
@@ -180,8 +181,8 @@ class _CallCheck:
         expr, given = self.exprs[actual], self.types[actual]
         if _accepts(self.api, expr, given, expected):
             return
-        if _is_display(expr):
-            given = _display_type(self.api, expr)
+        if _is_display(expr) or isinstance(expr, ConditionalExpr):
+            given = _item_type(self.api, expr)
         name = self.names[actual]
         which = f'"{name}"' if name else str(actual + 1)
         options = self.api.options
@@ -214,6 +215,11 @@ def _accepts(api: CheckerPluginInterface, expr: Expression, given: Type,
     want = get_proper_type(expected)
     if isinstance(want, AnyType):
         return True
+    if isinstance(expr, ConditionalExpr):  # each branch on its own: older mypy joins them,
+        return all(                        # `"a" if c else h` into `Iterable[str]`
+            _accepts(api, e, _type_of(api, e), expected)
+            for e in (expr.if_expr, expr.else_expr)
+        )
     if not _is_display(expr):
         return is_subtype(resolved(given), expected)
     if isinstance(want, UnionType):
@@ -262,6 +268,9 @@ def _display_type(api: CheckerPluginInterface, expr: Expression) -> Type:
 
 
 def _item_type(api: CheckerPluginInterface, expr: Expression) -> Type:
+    if isinstance(expr, ConditionalExpr):
+        return make_simplified_union([_item_type(api, expr.if_expr),
+                                      _item_type(api, expr.else_expr)])
     return _display_type(api, expr) if _is_display(expr) else _type_of(api, expr)
 
 
