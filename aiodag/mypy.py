@@ -281,7 +281,7 @@ def _all_fit(api: CheckerPluginInterface, items: list[Expression], expected: Typ
 def _type_of(api: CheckerPluginInterface, expr: Expression) -> Type:
     """The type mypy inferred for a part of the call (inferred again if not recorded)."""
     lookup = getattr(api, "lookup_type_or_none", None)  # TypeChecker's own record
-    found = lookup(expr) if lookup is not None else None
+    found: Type | None = lookup(expr) if lookup is not None else None
     return found if found is not None else api.get_expression_type(expr)
 
 
