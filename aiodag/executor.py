@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import functools
 import inspect
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ExecutorCall"]
+if TYPE_CHECKING:
+    from .decorator import TaskFunction
+
+__all__ = ["ExecutorCall", "in_executor"]
+
+
+async def in_executor(handle: Any, spec: TaskFunction[Any], args: Any,
+                      kwargs: dict[str, Any]) -> Any:
+    """The coroutine of a plain (``def``) task: its call, run in ``spec.executor``."""
+    executor = spec.executor
+    loop = asyncio.get_running_loop()
+    if executor is None or isinstance(executor, ThreadPoolExecutor):
+        # A thread of this process: carry the context (and so the current span)
+        # along, and know whether the body ever ran if the task is cancelled.
+        handle._body = call = ExecutorCall(contextvars.copy_context(), spec.fn,
+                                           tuple(args), kwargs)
+        try:
+            result = await loop.run_in_executor(executor, call)
+        except asyncio.CancelledError:
+            call.abandon()
+            raise
+        call.result = None
+    else:
+        # Another process or machine: the call must pickle, so no context goes along.
+        result = await loop.run_in_executor(
+            executor, functools.partial(spec.fn, *args, **kwargs))
+    if inspect.isawaitable(result):
+        # A plain function that hands back a coroutine (an async function behind a
+        # plain decorator, a lambda): what it means is the coroutine's result.
+        result = await result
+    return result
 
 
 class ExecutorCall:

@@ -1,14 +1,22 @@
-"""``TaskHandle``: the asyncio task behind one call of an aiodag task.
+"""``TaskHandle``: the asyncio task behind one call of an aiodag task — the hot path.
 
-asyncio is the scheduler; a handle only adds what a DAG needs on top of it:
+asyncio is the scheduler; a handle adds only what a DAG needs on top of it:
 
-* It waits for its dependencies through one private future that done-callbacks on the
-  upstreams complete.  It never awaits an upstream directly, because cancelling a task
-  cancels the future it is waiting on: awaiting directly (as ``gather`` does) would let
-  a cancelled dependent cancel an upstream it shares with others.
-* If an upstream failed or was cancelled, the function never runs: the handle ends
-  with :class:`~aiodag.UpstreamError` or cancelled.
-* It reports its life to the run and the sinks, from inside its own asyncio task.
+* **Start only when ready.**  A handle whose upstreams have not all finished is not yet
+  an asyncio task at all: it is an :class:`asyncio.Task` object whose ``Task.__init__``
+  has not run, so it costs no event-loop step and no coroutine while it waits.  Its
+  upstreams count down on it as they finish (``_pending``); the last one starts it.
+  Then, and only then, the body is called with the upstreams' results and becomes the
+  task's coroutine: no wrapper coroutine, no future to wait on.  On Python 3.12+ it
+  starts eagerly (``eager_start``, as :func:`asyncio.eager_task_factory` does): a body
+  that is ready runs at once, up to its first suspension.
+* Until it starts, the asyncio methods of a handle answer for the pending task it
+  stands for (:mod:`aiodag.unstarted`); asyncio's own would fail on it.
+* It never awaits an upstream, so cancelling a task can never reach an upstream it
+  shares with others.  If an upstream failed or was cancelled, the body never runs:
+  the handle ends with :class:`~aiodag.UpstreamError` or cancelled.
+* Its end is settled by a done-callback (:mod:`aiodag.ending`): records, failures,
+  dependents, sinks.  Reporting costs nothing unless a run or a sink is there.
 * The engine holds a strong reference until it finishes, since asyncio keeps only weak
   ones and a fire-and-forget task could otherwise vanish mid-run.
 """
@@ -17,45 +25,30 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
-import inspect
+import operator
 import sys
 import time
+import types
 from collections.abc import Generator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import runs as _run
 from . import sinks
 from .deps import ArgPlan, resolve
-from .errors import (
-    UpstreamError,
-    is_handled,
-    is_task_failure,
-    log_failure,
-    mark_handled,
-    mark_passed_on,
-    mark_task_failure,
-    root_of,
-)
-from .events import (
-    Dependency,
-    DependencyKind,
-    TaskCreated,
-    TaskFinished,
-    TaskStarted,
-    TaskStatus,
-)
-from .executor import ExecutorCall
+from .ending import settle
+from .errors import UpstreamError, is_handled, log_failure, root_of
+from .events import TaskStatus
+from .executor import in_executor
 from .foreign import stop_waiting_for_foreign, wait_for_foreign
-from .introspection import AsyncioFace
-from .keepalive import _ALIVE, _fallback_alive, alive_handles, is_eager
-from .labels import format_call, short_repr
+from .keepalive import _ALIVE, alive_handles
+from .labels import short_repr
+from .reporting import observed, report_created
 from .runs import _current_run
-from .sinks import SinkSlot, emit
+from .sinks import SinkSlot
+from .unstarted import UnstartedFace
 
 if TYPE_CHECKING:
     from .decorator import TaskFunction
+    from .runs import Run, TaskRecord
 
 __all__ = ["TaskHandle"]
 
@@ -63,16 +56,23 @@ T = TypeVar("T")
 
 _next_id = 0
 
-_HAS_EAGER_START = sys.version_info >= (3, 12)
+# A handle's phase: waiting for upstreams (not yet an asyncio task) / started (an
+# asyncio task running its body) / settled (done, and its end reported).
+WAITING, STARTED, SETTLED = 0, 1, 2
+
+_EAGER = sys.version_info >= (3, 12)
 _EAGER_START: dict[str, Any] = {"eager_start": True}  # (a 3.12+ keyword: typed for 3.11)
+_MAX_EAGER_DEPTH = 40
+"""Eager starts nest when a body calls ready tasks at once (a recursive pipeline):
+past this depth a handle starts on the next loop step instead, so the stack stays
+bounded however deep the calls go."""
+_eager_depth = 0
+# (A plain global, saved and restored around each eager start rather than counted up
+# and down, so threads running loops of their own can at worst see each other's depth
+# for a moment, never leave it wrong.)
 
 
-# A handle's phase: the coroutine has not begun / is waiting or running / has ended /
-# was cancelled before it began (so it never will).
-_NEW, _BEGUN, _ENDED, _CANCELLED_NEW = 0, 1, 2, 3
-
-
-class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
+class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
     """The result of calling a task: an :class:`asyncio.Task` that knows its place in the DAG.
 
     Await it (any number of times), gather it, shield it, cancel it; pass it to other
@@ -80,24 +80,41 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
     task's name.
     """
 
-    # This class is the engine's hot path, written for speed where that matters (see
-    # bench/bench_engine.py): few slots, and the call's arguments live in the frame
-    # of `_main` rather than on the handle, so they are dropped with it.
+    # The engine's hot path (see bench/bench_engine.py): few slots, set only where used.
     __slots__ = (
-        "_body",
+        "_args",       # the call, kept while waiting for upstreams (then dropped)
+        "_body",       # the body's coroutine or executor call, when observed
+        "_context",
         "_dependents",
-        "_deps",
+        "_deps",       # the upstreams, while any of them is unfinished
+        "_early",      # done-callbacks added before the start (and a set_name)
+        "_end_ns",
+        "_home",       # the loop
+        "_pending",    # upstreams not finished yet
         "_phase",
         "_received",
         "_record",
         "_run",
         "_sinks",
         "_spec",
-        "_trouble",
-        "_waiter",
-        "_waiting",
+        "_trouble",    # an upstream failed or was cancelled
         "id",
     )
+
+    _phase: int
+    _home: asyncio.AbstractEventLoop
+    _context: contextvars.Context | None
+    _early: list[tuple[Any, contextvars.Context]] | None
+    _spec: TaskFunction[T]
+    _run: Run | None
+    _record: TaskRecord | None
+    _received: list[BaseException] | None
+    _dependents: dict[TaskHandle[Any], None] | None
+    _deps: list[asyncio.Future[Any]] | None
+    _trouble: bool
+    _pending: int
+    _body: Any
+    _end_ns: int
 
     def __init__(
         self,
@@ -110,13 +127,16 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
     ) -> None:
         global _next_id
         _next_id += 1
-        self.id = task_id = _next_id
+        self.id = _next_id
         self._spec = spec
-        self._phase = _NEW
-        self._dependents: dict[TaskHandle[Any], None] | None = None
-        self._record: _run.TaskRecord | None = None
-        self._body: Any = None
-        self._received: list[BaseException] | None = None
+        self._phase = WAITING
+        self._home = loop
+        self._early = None
+        self._dependents = None
+        self._record = None
+        self._body = None
+        self._received = None
+        self._end_ns = 0
 
         # Dependencies, each future once: data first in argument order, then exogenous.
         if plan is not None:
@@ -138,42 +158,39 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
         self._run = run
         self._sinks: tuple[SinkSlot, ...] = run._slots if run is not None else sinks._global_slots
 
-        # The future `_main` waits on is made only if it still has to wait when it
-        # begins: often the upstreams have finished by then (cheaper that way).
-        self._waiter: asyncio.Future[None] | None = None
-        self._trouble = False
-        self._waiting = waiting = 0
-        self._deps: list[asyncio.Future[Any]] | None = deps
+        pending = 0
+        trouble = False
+        self._deps = deps
         for fut in deps:
-            if fut.get_loop() is not loop:
-                self._unregister()  # undo what this loop registered so far
-                raise ValueError(
-                    f"task {spec.name!r} got {fut!r}, a future of another event loop; "
-                    "a dependency must belong to the loop the task is called on"
-                )
-            if fut.done():
+            if type(fut) is TaskHandle or isinstance(fut, TaskHandle):
+                if fut._home is not loop:
+                    self._foreign_loop(fut)
+                if fut._phase == WAITING or not _done(fut):
+                    # The upstream counts down on its dependents when it ends: a dict
+                    # (ordered, O(1) removal), so a dependent that ends first leaves at once.
+                    pending += 1
+                    if fut._dependents is None:
+                        fut._dependents = {self: None}
+                    else:
+                        fut._dependents[self] = None
+                elif _cancelled(fut) or _stored_error(fut) is not None:
+                    trouble = True
+            elif fut.get_loop() is not loop:
+                self._foreign_loop(fut)
+            elif fut.done():
                 if fut.cancelled() or _exception(fut) is not None:
-                    self._trouble = True
-            elif isinstance(fut, TaskHandle):
-                # Upstream handles notify their dependents directly when they
-                # finish: no done-callback, so no extra trip through the loop.  A dict
-                # (ordered, O(1) removal): a dependent that ends first leaves at once.
-                waiting += 1
-                if fut._dependents is None:
-                    fut._dependents = {self: None}
-                else:
-                    fut._dependents[self] = None
+                    trouble = True
             else:
-                waiting += 1
+                pending += 1
                 wait_for_foreign(fut, self)
-        self._waiting = waiting
+        self._pending = pending
+        self._trouble = trouble
 
-        # Reported before the asyncio task exists, so that a sink that raises (even
-        # SystemExit) leaves no half-created task behind, and an eager start (below)
-        # reports its start after its creation.
         if run is not None or self._sinks:
+            # Before the asyncio task exists: a sink that raises (even SystemExit) leaves
+            # no half-created task behind.
             try:
-                self._report_created(run, args, kwargs, plan, deps)
+                report_created(self, run, args, kwargs, plan, deps)
             except BaseException:
                 self._unregister()
                 raise
@@ -182,25 +199,34 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
         if alive is None:
             alive = alive_handles(loop)
         alive.add(self)
-        coro = self._main(args, kwargs, plan, deps)
+        if pending and not trouble:
+            # Not ready: keep the call (and a copy of the caller's context, taken now as
+            # asyncio would) until the last upstream ends.
+            self._args = (args, kwargs, plan, _creation_stack() if loop.get_debug() else None)
+            self._context = context if context is not None else contextvars.copy_context()
+            if _register_task is not None:
+                _register_task(self)  # a pending task: asyncio.all_tasks() lists it
+            return
+        # Its own copy of the caller's context, as asyncio would take: the body's steps
+        # and the engine's done-callback (the sinks) run in this one context.
+        self._context = context if context is not None else contextvars.copy_context()
         try:
-            if _HAS_EAGER_START and is_eager(loop):
-                super().__init__(coro, loop=loop, name=spec.ref_prefix + str(task_id),
-                                 context=context, **_EAGER_START)
-            else:
-                super().__init__(coro, loop=loop, name=spec.ref_prefix + str(task_id),
-                                 context=context)
+            self._start(args, kwargs, plan)
         except BaseException:
-            if self._phase == _NEW:  # not begun (an eager first step ends the task itself)
-                coro.close()
-                alive.discard(self)
-                self._unregister()
-                record: _run.TaskRecord | None = getattr(self, "_record", None)
-                if record is not None and run is not None:
-                    run._discard(record)
+            alive.discard(self)
+            self._unregister()
+            if run is not None and self._record is not None:
+                run._discard(self._record)
             raise
         if self._source_traceback:  # type: ignore[attr-defined]  # debug mode: where made
             self._trim_source_traceback()
+
+    def _foreign_loop(self, fut: asyncio.Future[Any]) -> None:
+        self._unregister()  # undo what this loop registered so far
+        raise ValueError(
+            f"task {self._spec.name!r} got {fut!r}, a future of another event loop; "
+            "a dependency must belong to the loop the task is called on"
+        )
 
     @property
     def _aiodag_ref(self) -> str:
@@ -215,19 +241,125 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
     @property
     def status(self) -> TaskStatus:
         """Where the task is now (derived from the asyncio task's own state)."""
-        if not self.done():
-            waiting = self._phase in (_NEW, _CANCELLED_NEW) or self._waiter is not None
-            return PENDING if waiting else RUNNING
-        if self.cancelled():
+        if self._phase == WAITING or not _done(self):
+            if self._phase == WAITING:
+                return PENDING
+            record = self._record
+            return record.status if record is not None else RUNNING
+        if _cancelled(self):
             return CANCELLED
-        exc = _exception(self)
+        exc = _stored_error(self)
         if exc is None:
             return OK
         return UPSTREAM_FAILED if isinstance(exc, UpstreamError) else FAILED
 
+    # -- starting ---------------------------------------------------------------------
+
+    def _start(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+               plan: ArgPlan | None) -> None:
+        """Become an asyncio task running the body (or ending at once, if an upstream
+        failed): the upstreams have all ended, or one of them went wrong."""
+        spec = self._spec
+        if self._trouble:
+            coro = self._stop_for_upstream()
+        else:
+            self._deps = None  # every upstream has ended: none holds this handle any more
+            try:
+                # In the try: an upstream's sink may have cancelled it after it ended
+                # well (raising CancelledError on TaskFinished), so reading it can raise.
+                if plan is not None:
+                    if plan.all_futures:
+                        args = map(_result, args)  # type: ignore[assignment]
+                    else:
+                        args, kwargs = resolve(plan, args, kwargs)
+                if spec.is_async:
+                    body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
+                    if type(body) is not types.CoroutineType:
+                        body = _awaiting(body)  # any other awaitable: awaited for its value
+                else:
+                    body = in_executor(self, spec, args, kwargs)
+            except BaseException as exc:
+                body = _raising(exc)
+            coro = body if self._record is None and not self._sinks else observed(self, body)
+        self._phase = STARTED
+        loop = self._home
+        name = spec.ref_prefix + str(self.id)
+        early = self._early
+        if early is not None and early[0][0] is None:
+            name = early.pop(0)[1]  # set_name() before the start
+        global _eager_depth
+        depth = _eager_depth
+        if _EAGER and depth < _MAX_EAGER_DEPTH:
+            # (asyncio starts it eagerly only if the loop is running.)
+            _eager_depth = depth + 1
+            try:
+                _init_task(self, coro, loop=loop, name=name, context=self._context,
+                           **_EAGER_START)
+            finally:
+                _eager_depth = depth
+        else:
+            _init_task(self, coro, loop=loop, name=name, context=self._context)
+        _add_done_callback(self, settle, context=self._context)
+        if early is not None:
+            self._early = None
+            for fn, ctx in early:
+                _add_done_callback(self, fn, context=ctx)
+
+    def _ready(self) -> None:
+        """The last upstream ended (or one went wrong): start now."""
+        args, kwargs, plan, creation_tb = self._args
+        del self._args
+        self._start(args, kwargs, plan)
+        if creation_tb is not None and self._source_traceback:  # type: ignore[attr-defined]
+            self._source_traceback[:] = creation_tb  # type: ignore[attr-defined]
+
+    def _stop_for_upstream(self) -> Any:
+        """The coroutine of a task that will not run: an upstream failed or was
+        cancelled.  It ends with that upstream's failure as an UpstreamError, or cancelled."""
+        deps = self._deps or []
+        self._unregister()
+        self._deps = deps  # (kept: read if this task is cancelled before its first step)
+        cancelled: asyncio.Future[Any] | None = None
+        for fut in deps:
+            if not _is_done(fut):
+                continue
+            if fut.cancelled():
+                cancelled = cancelled or fut
+                continue
+            exc = _stored_error(fut)
+            if exc is not None:
+                _exception(fut)  # read by the engine: the failure is reported through it
+                root = exc.root if isinstance(exc, UpstreamError) else _ref(fut)
+                upstream_id = fut.id if isinstance(fut, TaskHandle) else None
+                error = UpstreamError(self._aiodag_ref, _ref(fut), upstream_id, root)
+                error.__cause__ = exc
+                return _raising(error)
+        assert cancelled is not None
+        return _raising(asyncio.CancelledError(
+            f"{self._aiodag_ref} did not run: its upstream {_ref(cancelled)} was cancelled"
+        ))
+
     # -- asyncio's Task API, where a handle differs ----------------------------------
 
+    def cancel(self, msg: Any = None) -> bool:
+        """Cancel this task only: upstreams it shares with other tasks run on."""
+        if self._phase == WAITING:
+            # Not started: it never will.  It becomes a task cancelled before its first
+            # step, so it ends as any cancelled asyncio task does.
+            self._unregister()
+            del self._args
+            self._phase = STARTED
+            _init_task(self, _never_run(), loop=self._home,
+                       name=self._spec.ref_prefix + str(self.id), context=self._context)
+            _add_done_callback(self, settle, context=self._context)
+            early, self._early = self._early, None
+            for fn, ctx in early or ():
+                _add_done_callback(self, fn, context=ctx)
+        return super().cancel(msg)
+
     def __await__(self) -> Generator[Any, None, T]:
+        if self._phase == WAITING:
+            yield from self._wait_for_start()
         waiting = _task_await(self)
         # Not kept in this frame: a traceback through it must not keep the handle alive.
         del self
@@ -241,6 +373,7 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
 
     def result(self) -> T:
         """As :meth:`asyncio.Task.result`."""
+        self._must_have_started()
         try:
             return _result(self)
         except BaseException as exc:
@@ -251,176 +384,13 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
 
     def exception(self) -> BaseException | None:
         """As :meth:`asyncio.Task.exception`."""
+        self._must_have_started()
         exc = _exception(self)
         if exc is not None:
             _received(exc)
         return exc
 
-    def cancel(self, msg: Any = None) -> bool:
-        """Cancel this task only: upstreams it shares with other tasks run on."""
-        if self._phase == _NEW and not self.done():
-            # Cancelled before its first step, the coroutine never runs at all, so the
-            # end of this task is reported from a done-callback instead (rare, so it
-            # costs nothing in the common case).
-            self._phase = _CANCELLED_NEW
-            self.add_done_callback(self._ended_unstarted)
-        return super().cancel(msg)
-
-    # -- the life of the task ---------------------------------------------------------
-
-    async def _main(
-        self,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        plan: ArgPlan | None,
-        deps: list[asyncio.Future[Any]],
-    ) -> T:
-        self._phase = _BEGUN
-        if self._waiting and not self._trouble:
-            self._waiter = self.get_loop().create_future()
-            try:
-                await self._waiter
-            except asyncio.CancelledError:
-                self._end(CANCELLED, None, None)
-                raise
-            self._waiter = None
-        if self._trouble:
-            self._stop_for_upstream(deps)
-        self._deps = None  # every upstream has ended: none holds this handle any more
-        spec = self._spec
-        try:
-            # In the try too: an upstream's sink may have cancelled it after it ended
-            # well (raising CancelledError on TaskFinished), so reading it can raise.
-            if plan is not None:
-                if plan.all_futures:
-                    args = map(_result, args)  # type: ignore[assignment]
-                else:
-                    args, kwargs = resolve(plan, args, kwargs)
-            del deps, plan  # the handle keeps neither its upstreams nor their results
-            record = self._record
-            if record is not None or self._sinks:
-                ts = time.monotonic_ns()
-                if record is not None:
-                    record.status = RUNNING
-                    record.started_ns = ts
-                if self._sinks:
-                    # Inside the try: whatever a sink raises, the task reports its end.
-                    if record is not None:
-                        emit(self._sinks, TaskStarted(self.id, ts, record.ready_ns,
-                                                      record.released_by))
-                    else:
-                        emit(self._sinks, TaskStarted(self.id, ts))
-            if not spec.is_async:
-                result: T = await self._in_executor(spec, args, kwargs)
-            else:
-                # Kept for get_coro() / get_stack() / repr, as asyncio keeps a task's coro.
-                self._body = body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
-                result = await body
-        except asyncio.CancelledError:
-            self._end(CANCELLED, None, None)
-            raise
-        except UpstreamError as exc:
-            # The body awaited a task that did not run: it did not run on for the same
-            # reason, so it is not a failure of its own.
-            del args, kwargs  # the traceback keeps this frame: not the argument values
-            self._end(UPSTREAM_FAILED, exc, exc.upstream_id)
-            raise
-        except BaseException as exc:
-            del args, kwargs  # (as above)
-            self._end(FAILED, exc, None)
-            raise
-        self._end(OK, None, None)
-        return result
-
-    def _end(
-        self, status: TaskStatus, error: BaseException | None, failed_upstream: int | None
-    ) -> None:
-        """Record the end of the task, wake its dependents, then tell the sinks.
-
-        Called while the task is finishing: the coroutine returns or raises right after,
-        within the same step, so everything woken from here sees the task done.  The
-        sinks come last: whatever one raises (even SystemExit), the engine's own
-        bookkeeping is complete and no dependent or run waits for ever (#8).
-        """
-        self._phase = _ENDED
-        if self._deps is not None:
-            # Ended before its upstreams did (cancelled, or another upstream failed):
-            # they must not keep it, and what it holds, alive until they end.
-            self._unregister()
-        record = self._record
-        sinks = self._sinks
-        ts = time.monotonic_ns() if record is not None or sinks else 0
-        if record is not None:
-            record.status = status
-            record.finished_ns = ts
-            call = self._body
-            if type(call) is ExecutorCall and call.started_ns is None:
-                record.started_ns = None  # cancelled while queued: the body never ran
-        if error is not None:
-            self._ended_with(status, error)
-        elif self._received is not None:
-            if status is OK:  # the body received these failures and went on normally
-                for received in self._received:
-                    mark_handled(received)
-            self._received = None
-        dependents = self._dependents
-        if dependents is not None:
-            self._dependents = None
-            if status is OK:
-                ready_ns = ts  # when they became ready: now (read once, if not yet read)
-                for dependent in dependents:
-                    dependent._waiting -= 1
-                    if not dependent._waiting:
-                        dependent_record = dependent._record
-                        if dependent_record is not None:  # its last arrival: this one
-                            if not ready_ns:
-                                ready_ns = time.monotonic_ns()
-                            dependent_record.ready_ns = ready_ns
-                            dependent_record.released_by = self.id
-                        dependent._wake()
-            else:
-                for dependent in dependents:
-                    # It will not run: settle it at once.
-                    dependent._trouble = True
-                    dependent._wake()
-        alive = getattr(self.get_loop(), _ALIVE, _fallback_alive)
-        alive.discard(self)
-        if not alive and alive is not _fallback_alive and sys.getsizeof(alive) > 4096:
-            # A set never shrinks: after a burst of many tasks, a new one, so the burst's
-            # memory is not kept for the rest of the process.
-            setattr(self.get_loop(), _ALIVE, set())
-        run = self._run
-        if run is not None:
-            watch = run._watch
-            if watch is not None and watch._culprit is not None:
-                watch.flush()  # a block by this step: reported before its end
-            run._unfinished -= 1
-            if not run._unfinished:
-                run._all_done()
-        if sinks:
-            emit(sinks, TaskFinished(self.id, status, error, failed_upstream, ts))
-
-    def _ended_with(self, status: TaskStatus, error: BaseException) -> None:
-        run = self._run
-        record = self._record
-        if status is FAILED and not is_task_failure(error):
-            # The source of a failure.  It is logged later, once, and only if nobody
-            # handles it (errors.is_handled): when it stops a dependent or is raised
-            # on, when its run ends, or, outside any run, by asyncio itself if the
-            # handle is dropped with the error never retrieved.
-            mark_task_failure(error, self._aiodag_ref)
-            if run is not None:
-                assert record is not None
-                run._failed(record, error, root=True, body=_code_of(self._spec.fn))
-                self.add_done_callback(_mark_retrieved)  # the run reports it
-            return
-        # A failure passed on: an UpstreamError, or a body re-raising what it awaited.
-        root = mark_passed_on(error)
-        self.add_done_callback(_mark_retrieved)  # reported through its root
-        if run is not None:
-            assert record is not None
-            run._failed(record, error, root=False, body=_code_of(self._spec.fn))
-            run._passed_on(root)
+    # -- bookkeeping ------------------------------------------------------------------
 
     def _unregister(self) -> None:
         deps, self._deps = self._deps, None
@@ -432,160 +402,86 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
             else:
                 stop_waiting_for_foreign(fut, self)
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
     def _foreign_done(self, fut: asyncio.Future[Any]) -> None:
+        """A plain asyncio future this handle waits for is done."""
+        if self._phase != WAITING:
+            return
         if fut.cancelled() or _exception(fut) is not None:
             self._trouble = True
-            self._wake()
-        else:
-            self._waiting -= 1
-            if not self._waiting:
-                if self._record is not None:
-                    self._record.ready_ns = time.monotonic_ns()
-                    self._record.released_by = None
-                self._wake()
-
-    def _ended_unstarted(self, _: asyncio.Future[Any]) -> None:
-        if self._phase != _ENDED:
-            if self._trouble:
-                # An upstream had failed, but this task was cancelled before its first
-                # step could pass the failure on.  The engine read that failure (so
-                # asyncio will not report it): make sure it is reported.
-                for fut in self._deps or ():
-                    if fut.done() and not fut.cancelled():
-                        exc = _exception(fut)
-                        if exc is not None and not is_handled(exc):
-                            log_failure(root_of(exc))
-            self._end(CANCELLED, None, None)
-
-    async def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
-                           kwargs: dict[str, Any]) -> T:
-        executor = spec.executor
-        if executor is None or isinstance(executor, ThreadPoolExecutor):
-            # A thread of this process: carry the context (and so the current span)
-            # along, and know whether the body ever ran if the task is cancelled.
-            self._body = call = ExecutorCall(
-                contextvars.copy_context(), spec.fn, args, kwargs)
-            try:
-                result = await self.get_loop().run_in_executor(executor, call)
-            except asyncio.CancelledError:
-                call.abandon()
-                raise
-            call.result = None
-        else:
-            # Another process or machine: the call must pickle, so no context goes along.
-            result = await self.get_loop().run_in_executor(
-                executor, functools.partial(spec.fn, *args, **kwargs))
-        if inspect.isawaitable(result):
-            # A plain function that hands back a coroutine (an async function behind a
-            # plain decorator, a lambda): what it means is the coroutine's result.
-            result = await result
-        return result  # type: ignore[no-any-return]
-
-    def _stop_for_upstream(self, deps: list[asyncio.Future[Any]]) -> None:
-        """End the task without running it: an upstream failed or was cancelled."""
-        cancelled: asyncio.Future[Any] | None = None
-        for fut in deps:
-            if not fut.done():
-                continue
-            if fut.cancelled():
-                cancelled = cancelled or fut
-                continue
-            exc = _exception(fut)
-            if exc is not None:
-                root = exc.root if isinstance(exc, UpstreamError) else _ref(fut)
-                upstream_id = fut.id if isinstance(fut, TaskHandle) else None
-                error = UpstreamError(self._aiodag_ref, _ref(fut), upstream_id, root)
-                error.__cause__ = exc  # (before _end, which follows the chain to the root)
-                self._end(UPSTREAM_FAILED, error, upstream_id)
-                raise error from exc
-        assert cancelled is not None
-        self._end(CANCELLED, None, None)
-        raise asyncio.CancelledError(
-            f"{self._aiodag_ref} did not run: its upstream {_ref(cancelled)} was cancelled"
-        )
-
-    # -- reporting --------------------------------------------------------------------
-
-    def _report_created(
-        self,
-        run: _run.Run | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        plan: ArgPlan | None,
-        deps: list[asyncio.Future[Any]],
-    ) -> None:
-        ts = time.monotonic_ns()
-        name = self._spec.name
-        # The task whose body is calling (if any): this one was spawned by it.
-        caller = asyncio.current_task()
-        caller_id = caller.id if isinstance(caller, TaskHandle) else None
-        if deps:
-            if plan is not None and plan.all_futures and not self._spec.exogenous:
-                # Every dependency is a data argument (the common case): no lookups.
-                dependencies = tuple([
-                    _new_tuple(Dependency, (fut.id, DATA))
-                    for fut in deps if isinstance(fut, TaskHandle)
-                ])
-            else:
-                data = plan.futures if plan is not None else ()
-                dependencies = tuple([
-                    _new_tuple(Dependency, (fut.id, DATA if fut in data else EXOGENOUS))
-                    for fut in deps if isinstance(fut, TaskHandle)
-                ])
-        else:
-            dependencies = ()
-        if not self._sinks:
-            # Only the run's record needs a label, and only when someone reads it:
-            # keep the argument reprs (upstreams as their records) and build it then.
-            parts = tuple(map(_label_part, args))
-            kwparts = tuple([(k, _label_part(v)) for k, v in kwargs.items()]) if kwargs else ()
-            assert run is not None
-            self._record = record = run._add(self.id, name, (parts, kwparts), dependencies,
-                                            ts, caller_id)
-            if self._waiting or self._trouble:
-                record.ready_ns = None  # not ready yet: set when its last upstream ends
+            self._ready()
             return
-        arg_reprs = tuple(map(_ref, args))
-        kwarg_reprs = tuple([(k, _ref(v)) for k, v in kwargs.items()]) if kwargs else ()
-        label = format_call(name, arg_reprs, kwarg_reprs)
-        if run is not None:
-            self._record = run._add(self.id, name, label, dependencies, ts, caller_id)
-            if self._waiting or self._trouble:
-                self._record.ready_ns = None  # not ready yet: set when its last upstream ends
-        try:
-            emit(self._sinks, TaskCreated(
-                self.id, name, label, run.id if run is not None else None,
-                dependencies, arg_reprs, kwarg_reprs, ts, caller_id,
-            ))
-        except BaseException:
-            # A sink raised SystemExit or the like: no task is created after all.
-            if self._record is not None:
-                assert run is not None
-                run._discard(self._record)
-            raise
+        self._pending -= 1
+        if not self._pending:
+            record = self._record
+            if record is not None:
+                record.ready_ns = _now()
+                record.released_by = None
+            self._ready()
+
+    def _cancelled_before_start(self) -> None:
+        """Cancelled before its first step with an upstream's failure in hand: the engine
+        read that failure (so asyncio will not report it); make sure it is reported."""
+        for fut in self._deps or ():
+            if _is_done(fut) and not fut.cancelled():
+                exc = _stored_error(fut)
+                if exc is not None and not is_handled(exc):
+                    log_failure(root_of(exc))
 
 
 # Module-level names: the hot path reads these faster than class attributes.
 PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
 UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
-DATA, EXOGENOUS = DependencyKind.DATA, DependencyKind.EXOGENOUS
-# The C methods themselves: the engine's own reads are not the user's (is_handled).
+# asyncio's C methods themselves: the engine's own reads are not the user's
+# (errors.is_handled), and they skip the handle's Python-level overrides.
+_init_task = asyncio.Task.__init__
+_add_done_callback = asyncio.Future.add_done_callback
+_done = asyncio.Future.done
+_cancelled = asyncio.Future.cancelled
 _result = asyncio.Future.result
 _exception = asyncio.Future.exception
 _task_await = asyncio.Future.__await__
-_new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
+_now = time.monotonic_ns
+_register_task = getattr(asyncio, "_register_task", None)
+"""asyncio's hook for tasks it does not create itself (all_tasks() lists them; asyncio.run
+cancels them at its end).  Not in asyncio's documentation, but exported for other task
+implementations since 3.7; without it, handles still waiting for upstreams are missing
+from all_tasks()."""
+_stored_error = operator.attrgetter("_exception")
+"""A done future's exception, read without marking it retrieved: asyncio still reports
+a failure nobody retrieved (the one private attribute the engine reads; the C and the
+Python futures both have it)."""
 
 
-def _code_of(fn: Any) -> Any:
-    """The code object of a task's function (``None`` for a callable object)."""
-    fn = inspect.unwrap(getattr(fn, "__func__", fn))
-    return getattr(fn, "__code__", None)
+def _is_done(fut: asyncio.Future[Any]) -> bool:
+    if isinstance(fut, TaskHandle):
+        return fut._phase != WAITING and _done(fut)
+    return fut.done()
+
+
+async def _raising(error: BaseException) -> Any:
+    """The coroutine of a task that ends with ``error`` without running its body."""
+    raise error
+
+
+async def _awaiting(awaitable: Any) -> Any:
+    """The coroutine of a body that returned another kind of awaitable."""
+    return await awaitable
+
+
+async def _never_run() -> None:
+    """The coroutine of a task cancelled before it started (it is never run)."""
+
+
+def _creation_stack() -> Any:
+    from asyncio import format_helpers
+
+    stack = format_helpers.extract_stack(sys._getframe(2))
+    from .introspection import ENGINE_DIR
+
+    while stack and stack[-1].filename.startswith(ENGINE_DIR):
+        del stack[-1]
+    return stack
 
 
 def _received(error: BaseException) -> None:
@@ -604,19 +500,6 @@ def _received(error: BaseException) -> None:
     run = _current_run.get()
     if run is not None and current is not None and run._owner is current:
         run._received.append(error)
-
-
-def _mark_retrieved(fut: asyncio.Future[Any]) -> None:
-    # Silences asyncio's "exception was never retrieved": the engine reports it.
-    if not fut.cancelled():
-        _exception(fut)
-
-
-def _label_part(value: object) -> str | _run.TaskRecord:
-    # An upstream of the same run stands as its record, whose name#id the label shows.
-    if isinstance(value, TaskHandle):
-        return value._record or value._aiodag_ref
-    return short_repr(value)
 
 
 def _ref(value: object) -> str:

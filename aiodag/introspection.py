@@ -1,7 +1,12 @@
-"""How a handle looks to asyncio's introspection: ``repr``, ``get_coro``, ``get_stack``.
+"""How a started handle looks to asyncio's introspection: ``repr``, ``get_coro``,
+``get_stack``.
 
-A handle runs the engine's wrapper coroutine around the task's body; asyncio users look
-at tasks through these methods, so they show the body and hide the wrapper (#8).
+A handle's coroutine is the task's body itself, except in a run or with sinks, where
+the engine's :func:`aiodag.reporting.observed` runs around it, and for a plain ``def``
+task, run by the engine's executor coroutine.  asyncio users look at tasks through
+these methods, so they show the body and hide the engine (#8).  Every
+:class:`~aiodag.TaskHandle` is an instance of :class:`AsyncioFace`: modules below the
+handle recognise handles by it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ ENGINE_DIR = os.path.dirname(__file__) + os.sep
 _get_coro: Any = asyncio.Task.get_coro
 _get_stack: Any = asyncio.Task.get_stack
 _repr: Any = asyncio.Task.__repr__
-_WRAPPER_REPR = re.compile(r"coro=<TaskHandle\._main\(\)[^>]*>")
+_ENGINE_CORO_REPR = re.compile(r"coro=<(observed|in_executor)\(\)[^>]*>")
 
 
 def _describe_coro(coro: Any) -> str:
@@ -60,23 +65,21 @@ class AsyncioFace:
         # asyncio's own repr (state, name, coro, wait_for...), showing the body's
         # coroutine rather than the engine's wrapper, plus the aiodag status.
         text = _repr(self)
-        wrapper, body = _get_coro(self), self.get_coro()
-        if body is not wrapper:
+        body = self._body
+        if body is not None and type(body) is not ExecutorCall:
             shown = _describe_coro(body)
-        elif self.done():
-            shown = f"{self._spec.name}() done"
         else:
-            shown = f"{self._spec.name}() not started"
-        text = _WRAPPER_REPR.sub(lambda _: f"coro=<{shown}>", text, count=1)
+            shown = f"{self._spec.name}() " + ("done" if self.done() else "running")
+        text = _ENGINE_CORO_REPR.sub(lambda _: f"coro=<{shown}>", text, count=1)
         return f"{text[:-1]} status={self.status}>"
 
     def get_coro(self) -> Any:
-        """The body's coroutine once it began (until then, the engine's wrapper)."""
-        wrapper: Any = _get_coro(self)  # (typeshed says never None; 3.13 disagrees)
-        if wrapper is None:
+        """The body's coroutine (``None`` before the task starts)."""
+        coro: Any = _get_coro(self)  # (typeshed says never None; 3.13 disagrees)
+        if coro is None:
             return None  # 3.13+: a task that completed eagerly keeps no coroutine
         body = self._body
-        return wrapper if body is None or type(body) is ExecutorCall else body
+        return coro if body is None or type(body) is ExecutorCall else body
 
     def get_stack(self, *, limit: int | None = None) -> list[Any]:
         """The body's frames, as asyncio shows a plain task's (none before it began).
@@ -85,9 +88,7 @@ class AsyncioFace:
         """
         frame = getattr(self._body, "cr_frame", None)
         if frame is None:
-            # Not begun, done, or a plain function: asyncio's answer, less the wrapper.
-            if self._body is None and not self.done():
-                return []
+            # The bare body, done, or a plain function: asyncio's answer, less the engine.
             return [f for f in _get_stack(self, limit=limit)
                     if not f.f_code.co_filename.startswith(ENGINE_DIR)]
         frames: list[Any] = []

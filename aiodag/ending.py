@@ -1,0 +1,139 @@
+"""The end of a task: settled by the one done-callback every handle has.
+
+When a handle's asyncio task is done, :func:`settle` runs (in the task's context, one
+loop step later, as any done-callback): it derives the task's status from the asyncio
+task itself, records it, sorts out who reports a failure, counts down on the
+dependents (starting those it made ready), lets the engine drop the handle and, last,
+tells the sinks.  The sinks come last: whatever one raises (even SystemExit), the
+engine's own bookkeeping is complete and no dependent or run waits for ever (#8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import operator
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .errors import UpstreamError, is_task_failure, mark_handled, mark_passed_on, mark_task_failure
+from .events import TaskFinished, TaskStatus
+from .executor import ExecutorCall
+from .keepalive import _ALIVE, _fallback_alive
+from .sinks import emit
+
+if TYPE_CHECKING:
+    from .handle import TaskHandle
+
+__all__ = ["settle"]
+
+PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
+FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
+UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
+_SETTLED = 2  # (handle.SETTLED)
+_cancelled = asyncio.Future.cancelled
+_exception = asyncio.Future.exception
+_stored_error = operator.attrgetter("_exception")  # (see handle._stored_error)
+_now = time.monotonic_ns
+
+
+def settle(handle: TaskHandle[Any]) -> None:
+    """The done-callback of every handle (see the module's docstring)."""
+    handle._phase = _SETTLED
+    if handle._deps is not None:
+        # Ended before its upstreams did (cancelled, or another upstream failed):
+        # they must not keep it, and what it holds, alive until they end.
+        if _cancelled(handle) and handle._trouble:
+            handle._cancelled_before_start()
+        handle._unregister()
+    if _cancelled(handle):
+        status, error, failed_upstream = CANCELLED, None, None
+    else:
+        error = _stored_error(handle)
+        if error is None:
+            status, failed_upstream = OK, None
+        elif isinstance(error, UpstreamError):
+            status, failed_upstream = UPSTREAM_FAILED, error.upstream_id
+        else:
+            status, failed_upstream = FAILED, None
+    record = handle._record
+    sinks = handle._sinks
+    ts = handle._end_ns or (_now() if record is not None or sinks else 0)
+    if record is not None:
+        record.status = status
+        record.finished_ns = ts
+        call = handle._body
+        if type(call) is ExecutorCall and call.started_ns is None:
+            record.started_ns = None  # cancelled while queued: the body never ran
+    if error is not None:
+        _ended_with(handle, status, error)
+    elif handle._received is not None:
+        if status is OK:  # the body received these failures and went on normally
+            for received in handle._received:
+                mark_handled(received)
+        handle._received = None
+
+    dependents = handle._dependents
+    if dependents is not None:
+        handle._dependents = None
+        if status is OK:
+            for dependent in dependents:
+                dependent._pending -= 1
+                if not dependent._pending:
+                    dependent_record = dependent._record
+                    if dependent_record is not None:  # its last arrival: this one
+                        dependent_record.ready_ns = ts or _now()
+                        dependent_record.released_by = handle.id
+                    dependent._ready()
+        else:
+            for dependent in dependents:
+                dependent._trouble = True  # it will not run: settle it at once
+                dependent._ready()
+
+    loop = handle._home
+    alive = getattr(loop, _ALIVE, _fallback_alive)
+    alive.discard(handle)
+    if not alive and alive is not _fallback_alive and sys.getsizeof(alive) > 4096:
+        # A set never shrinks: after a burst of many tasks, a new one, so the burst's
+        # memory is not kept for the rest of the process.
+        setattr(loop, _ALIVE, set())
+    run = handle._run
+    if run is not None:
+        watch = run._watch
+        if watch is not None and watch._culprit is not None:
+            watch.flush()  # a block by this task's last step: reported before its end
+        run._unfinished -= 1
+        if not run._unfinished:
+            run._all_done()
+    if sinks:
+        emit(sinks, TaskFinished(handle.id, status, error, failed_upstream, ts))
+
+
+def _ended_with(handle: TaskHandle[Any], status: TaskStatus, error: BaseException) -> None:
+    run = handle._run
+    record = handle._record
+    if status is FAILED and not is_task_failure(error):
+        # The source of a failure.  It is logged later, once, and only if nobody
+        # handles it (errors.is_handled): when it stops a dependent or is raised on,
+        # when its run ends, or, outside any run, by asyncio itself if the handle is
+        # dropped with the error never retrieved.
+        mark_task_failure(error, handle._aiodag_ref)
+        if run is not None:
+            assert record is not None
+            run._failed(record, error, root=True, body=_code_of(handle._spec.fn))
+            _exception(handle)  # the run reports it
+        return
+    # A failure passed on: an UpstreamError, or a body re-raising what it awaited.
+    root = mark_passed_on(error)
+    _exception(handle)  # reported through its root
+    if run is not None:
+        assert record is not None
+        run._failed(record, error, root=False, body=_code_of(handle._spec.fn))
+        run._passed_on(root)
+
+
+def _code_of(fn: Any) -> Any:
+    """The code object of a task's function (``None`` for a callable object)."""
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    return getattr(fn, "__code__", None)
