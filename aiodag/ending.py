@@ -38,6 +38,38 @@ _stored_error = operator.attrgetter("_exception")  # (see handle._stored_error)
 _now = time.monotonic_ns
 
 
+_queue: list[TaskHandle[Any]] | None = None
+"""Handles waiting to be settled at once, while one is being settled (see settle_now)."""
+
+
+def settle_now(handle: TaskHandle[Any]) -> None:
+    """Settle a handle that ended during its own start (an eager task whose body
+    returned at once), without waiting for a done-callback.
+
+    Settling starts the dependents it makes ready, which may end at once too: those are
+    queued and settled in turn, by the outermost call, so a long chain never recurses.
+    If settling raises (a sink's SystemExit), what is still queued is left to the loop.
+    """
+    global _queue
+    if _queue is not None:
+        if _queue[0]._home is handle._home:
+            _queue.append(handle)
+        else:  # another thread's loop is settling: this one settles on its own loop
+            handle._home.call_soon(settle, handle, context=handle._context)
+        return
+    _queue = queue = [handle]
+    try:
+        i = 0
+        while i < len(queue):
+            handle = queue[i]
+            i += 1
+            handle._context.run(settle, handle)  # type: ignore[union-attr]
+    finally:
+        _queue = None
+        for handle in queue[i:]:
+            handle._home.call_soon(settle, handle, context=handle._context)
+
+
 def settle(handle: TaskHandle[Any]) -> None:
     """The done-callback of every handle (see the module's docstring)."""
     handle._phase = _SETTLED
@@ -107,7 +139,10 @@ def settle(handle: TaskHandle[Any]) -> None:
         if not run._unfinished:
             run._all_done()
     if sinks:
-        emit(sinks, TaskFinished(handle.id, status, error, failed_upstream, ts))
+        try:
+            emit(sinks, TaskFinished(handle.id, status, error, failed_upstream, ts))
+        except asyncio.CancelledError:
+            pass  # the task has ended: there is nothing left to cancel
 
 
 def _ended_with(handle: TaskHandle[Any], status: TaskStatus, error: BaseException) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import operator
 import sys
 import time
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import sinks
 from .deps import ArgPlan, resolve
-from .ending import settle
+from .ending import settle, settle_now
 from .errors import UpstreamError, is_handled, log_failure, root_of
 from .events import TaskStatus
 from .executor import in_executor
@@ -245,7 +246,13 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             if self._phase == WAITING:
                 return PENDING
             record = self._record
-            return record.status if record is not None else RUNNING
+            if record is not None:
+                return record.status
+            coro = _get_coro(self)
+            if type(coro) is types.CoroutineType and (
+                    inspect.getcoroutinestate(coro) == inspect.CORO_CREATED):
+                return PENDING  # an asyncio task, its first step yet to come
+            return RUNNING
         if _cancelled(self):
             return CANCELLED
         exc = _stored_error(self)
@@ -283,25 +290,31 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             coro = body if self._record is None and not self._sinks else observed(self, body)
         self._phase = STARTED
         loop = self._home
-        name = spec.ref_prefix + str(self.id)
+        context = self._context
         early = self._early
-        if early is not None and early[0][0] is None:
-            name = early.pop(0)[1]  # set_name() before the start
+        # No name for asyncio: get_name() answers with the task's `name#id` (making that
+        # string for every task costs more than the rest of its naming).
+        name = early.pop(0)[1] if early is not None and early[0][0] is None else None
         global _eager_depth
         depth = _eager_depth
         if _EAGER and depth < _MAX_EAGER_DEPTH:
             # (asyncio starts it eagerly only if the loop is running.)
             _eager_depth = depth + 1
             try:
-                _init_task(self, coro, loop=loop, name=name, context=self._context,
+                _init_task(self, coro, loop=loop, name=name, context=context,
                            **_EAGER_START)
             finally:
                 _eager_depth = depth
+            if _done(self) and context is not spec.context and not early:
+                # It ran to its end already: settle it now rather than a loop step
+                # later (in its own context, which nothing else can have entered).
+                settle_now(self)
+                return
         else:
-            _init_task(self, coro, loop=loop, name=name, context=self._context)
-        _add_done_callback(self, settle, context=self._context)
+            _init_task(self, coro, loop=loop, name=name, context=context)
+        _add_done_callback(self, settle, context=context)
         if early is not None:
-            self._early = None
+            self._early = None if name is None else [(None, name)]
             for fn, ctx in early:
                 _add_done_callback(self, fn, context=ctx)
 
@@ -390,6 +403,18 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             _received(exc)
         return exc
 
+    def __del__(self) -> None:
+        if self._phase != WAITING:
+            super().__del__()  # asyncio's own: "Task was destroyed but it is pending!"
+        else:
+            # Never started, and dropped (its loop was closed and let go): say so as
+            # asyncio says it of its own pending tasks (whose finalizer would crash on
+            # a task not yet initialised).
+            self._home.call_exception_handler({
+                "message": "Task was destroyed but it is pending!",
+                "task": self,
+            })
+
     # -- bookkeeping ------------------------------------------------------------------
 
     def _unregister(self) -> None:
@@ -441,6 +466,7 @@ _cancelled = asyncio.Future.cancelled
 _result = asyncio.Future.result
 _exception = asyncio.Future.exception
 _task_await = asyncio.Future.__await__
+_get_coro = asyncio.Task.get_coro
 _now = time.monotonic_ns
 _register_task = getattr(asyncio, "_register_task", None)
 """asyncio's hook for tasks it does not create itself (all_tasks() lists them; asyncio.run

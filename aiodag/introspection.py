@@ -30,6 +30,8 @@ ENGINE_DIR = os.path.dirname(__file__) + os.sep
 _get_coro: Any = asyncio.Task.get_coro
 _get_stack: Any = asyncio.Task.get_stack
 _repr: Any = asyncio.Task.__repr__
+_ENGINE_CALLBACK_REPR = re.compile(r"settle\(\) at [^,\]]*(, )?")
+"""The engine's done-callback (aiodag.ending.settle), which asyncio's repr lists first."""
 _ENGINE_CORO_REPR = re.compile(r"coro=<(observed|in_executor)\(\)[^>]*>")
 
 
@@ -71,6 +73,7 @@ class AsyncioFace:
         else:
             shown = f"{self._spec.name}() " + ("done" if self.done() else "running")
         text = _ENGINE_CORO_REPR.sub(lambda _: f"coro=<{shown}>", text, count=1)
+        text = _ENGINE_CALLBACK_REPR.sub("", text, count=1).replace(" cb=[]", "")
         return f"{text[:-1]} status={self.status}>"
 
     def get_coro(self) -> Any:

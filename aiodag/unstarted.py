@@ -69,9 +69,7 @@ class UnstartedFace(AsyncioFace):
         return self._home
 
     def get_name(self) -> str:
-        """As :meth:`asyncio.Task.get_name`."""
-        if self._phase != _WAITING:
-            return super().get_name()  # type: ignore[misc,no-any-return]
+        """As :meth:`asyncio.Task.get_name`: the task's ``name#id`` unless set."""
         for fn, name in self._early or ():
             if fn is None:
                 return str(name)
@@ -79,10 +77,12 @@ class UnstartedFace(AsyncioFace):
 
     def set_name(self, value: object, /) -> None:
         """As :meth:`asyncio.Task.set_name`."""
+        # Kept first among the early entries as (None, name): the start passes it to
+        # asyncio; afterwards the entry stays, alone, for get_name().
         if self._phase != _WAITING:
             super().set_name(value)  # type: ignore[misc]
+            self._early = [(None, str(value))]
             return
-        # Kept first among the early entries, as (None, name): the start uses it.
         early = [entry for entry in self._early or () if entry[0] is not None]
         self._early = [(None, str(value)), *early]
 

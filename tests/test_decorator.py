@@ -252,6 +252,7 @@ async def test_fire_and_forget_tasks_are_not_garbage_collected() -> None:
     handle.cancel()
     await asyncio.sleep(0)
     assert handle.cancelled()
+    await asyncio.sleep(0)  # its end is settled (and it is let go) one step later
     del handle
     gc.collect()
     assert orphan() is None, "a finished task is still held"
@@ -266,9 +267,10 @@ async def test_repr_shows_what_asyncio_shows_plus_the_status() -> None:
         await gate.wait()
         return 7
 
-    h = double(1)
-    assert repr(h) == f"<TaskHandle pending name='double#{h.id}' coro=<double() not started>" \
-        " status=pending>"
+    upstream = waits()
+    h = double(upstream)  # not started: waiting for its upstream
+    assert repr(h) == f"<TaskHandle pending name='double#{h.id}' coro=<double() waiting " \
+        "for 1 upstream> status=pending>"
     w = waits()
     await asyncio.sleep(0)
     text = repr(w)
@@ -284,7 +286,7 @@ async def test_repr_shows_what_asyncio_shows_plus_the_status() -> None:
     await h
     defined = f"{__file__}:{double.fn.__code__.co_firstlineno}"
     assert repr(h) == f"<TaskHandle finished name='double#{h.id}' coro=<double() done, " \
-        f"defined at {defined}> result=2 status=ok>"
+        f"defined at {defined}> result=14 status=ok>"
     assert repr(double) == "<aiodag task 'double'>"
 
 
