@@ -271,23 +271,12 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             coro = self._stop_for_upstream()
         else:
             self._deps = None  # every upstream has ended: none holds this handle any more
-            try:
-                # In the try: an upstream's sink may have cancelled it after it ended
-                # well (raising CancelledError on TaskFinished), so reading it can raise.
-                if plan is not None:
-                    if plan.all_futures:
-                        args = map(_result, args)  # type: ignore[assignment]
-                    else:
-                        args, kwargs = resolve(plan, args, kwargs)
-                if spec.is_async:
-                    body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
-                    if type(body) is not types.CoroutineType:
-                        body = _awaiting(body)  # any other awaitable: awaited for its value
-                else:
-                    body = in_executor(self, spec, args, kwargs)
-            except BaseException as exc:
-                body = _raising(exc)
-            coro = body if self._record is None and not self._sinks else observed(self, body)
+            if self._record is None and not self._sinks:
+                coro = self._body_of(args, kwargs, plan)
+            else:
+                # The body is made when `observed` begins: a task cancelled before its
+                # first step leaves no body behind, never awaited.
+                coro = observed(self, self._body_of, args, kwargs, plan)
         self._phase = STARTED
         loop = self._home
         context = self._context
@@ -317,6 +306,27 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             self._early = None if name is None else [(None, name)]
             for fn, ctx in early:
                 _add_done_callback(self, fn, context=ctx)
+
+    def _body_of(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 plan: ArgPlan | None) -> Any:
+        """The body's coroutine, called with the upstreams' results."""
+        spec = self._spec
+        try:
+            # In the try: an upstream's sink may have cancelled it after it ended well
+            # (raising CancelledError on TaskFinished), so reading it can raise.
+            if plan is not None:
+                if plan.all_futures:
+                    args = map(_result, args)  # type: ignore[assignment]
+                else:
+                    args, kwargs = resolve(plan, args, kwargs)
+            if not spec.is_async:
+                return in_executor(self, spec, args, kwargs)
+            body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
+            if type(body) is not types.CoroutineType:
+                return _awaiting(body)  # any other awaitable: awaited for its value
+            return body
+        except BaseException as exc:
+            return _raising(exc)
 
     def _ready(self) -> None:
         """The last upstream ended (or one went wrong): start now."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .deps import ArgPlan
@@ -96,9 +97,12 @@ def report_created(
         raise
 
 
-async def observed(handle: TaskHandle[Any], body: Any) -> Any:
-    """Run ``body`` as the task's coroutine, noting when it starts and ends."""
-    handle._body = body  # for get_coro() / get_stack() / repr
+async def observed(handle: TaskHandle[Any], body_of: Callable[..., Any],
+                   *call: Any) -> Any:
+    """Run the body (``body_of(*call)``) as the task's coroutine, noting when it starts
+    and ends."""
+    handle._body = body = body_of(*call)  # (also for get_coro() / get_stack() / repr)
+    del call  # the arguments: not kept in this frame while the body runs
     record = handle._record
     ts = _now()
     if record is not None:
