@@ -38,40 +38,55 @@ _stored_error = operator.attrgetter("_exception")  # (see handle._stored_error)
 _now = time.monotonic_ns
 
 
-_queue: list[TaskHandle[Any]] | None = None
-"""Handles waiting to be settled at once, while one is being settled (see settle_now)."""
+_draining: tuple[asyncio.AbstractEventLoop, list[TaskHandle[Any]]] | None = None
+"""The loop settling handles now, and the handles it still has to settle."""
+
+
+def settle(handle: TaskHandle[Any]) -> None:
+    """The done-callback of every handle (run in its context; see the module docstring)."""
+    _drain(handle, in_context=True)
 
 
 def settle_now(handle: TaskHandle[Any]) -> None:
     """Settle a handle that ended during its own start (an eager task whose body
-    returned at once), without waiting for a done-callback.
+    returned at once), without waiting a loop step for its done-callback."""
+    _drain(handle, in_context=False)
 
-    Settling starts the dependents it makes ready, which may end at once too: those are
-    queued and settled in turn, by the outermost call, so a long chain never recurses.
-    If settling raises (a sink's SystemExit), what is still queued is left to the loop.
+
+def _drain(first: TaskHandle[Any], *, in_context: bool) -> None:
+    """Settle ``first``, then every handle its settling ended at once.
+
+    Settling starts the dependents it makes ready, which may end at once (eager bodies
+    that return without suspending): those are queued and settled in turn by the
+    outermost call, so a long chain never recurses.  If settling raises (a sink's
+    SystemExit), what is still queued is left to the loop.
     """
-    global _queue
-    if _queue is not None:
-        if _queue[0]._home is handle._home:
-            _queue.append(handle)
+    global _draining
+    draining = _draining
+    if draining is not None:
+        if draining[0] is first._home:
+            draining[1].append(first)
         else:  # another thread's loop is settling: this one settles on its own loop
-            handle._home.call_soon(settle, handle, context=handle._context)
+            first._home.call_soon(settle, first, context=first._context)
         return
-    _queue = queue = [handle]
+    queue = [first]
+    _draining = (first._home, queue)
+    i = 0
     try:
-        i = 0
+        if in_context:  # (a done-callback runs in the handle's context already)
+            i = 1
+            _settle(first)
         while i < len(queue):
             handle = queue[i]
             i += 1
-            handle._context.run(settle, handle)  # type: ignore[union-attr]
+            handle._context.run(_settle, handle)  # type: ignore[union-attr]
     finally:
-        _queue = None
+        _draining = None
         for handle in queue[i:]:
             handle._home.call_soon(settle, handle, context=handle._context)
 
 
-def settle(handle: TaskHandle[Any]) -> None:
-    """The done-callback of every handle (see the module's docstring)."""
+def _settle(handle: TaskHandle[Any]) -> None:
     handle._phase = _SETTLED
     if handle._deps is not None:
         # Ended before its upstreams did (cancelled, or another upstream failed):
@@ -106,6 +121,8 @@ def settle(handle: TaskHandle[Any]) -> None:
                 mark_handled(received)
         handle._received = None
 
+    # The dependents it makes ready start after its end is reported (below).
+    ready: list[TaskHandle[Any]] = []
     dependents = handle._dependents
     if dependents is not None:
         handle._dependents = None
@@ -117,11 +134,11 @@ def settle(handle: TaskHandle[Any]) -> None:
                     if dependent_record is not None:  # its last arrival: this one
                         dependent_record.ready_ns = ts or _now()
                         dependent_record.released_by = handle.id
-                    dependent._ready()
+                    ready.append(dependent)
         else:
             for dependent in dependents:
                 dependent._trouble = True  # it will not run: settle it at once
-                dependent._ready()
+            ready.extend(dependents)
 
     loop = handle._home
     alive = getattr(loop, _ALIVE, _fallback_alive)
@@ -138,11 +155,14 @@ def settle(handle: TaskHandle[Any]) -> None:
         run._unfinished -= 1
         if not run._unfinished:
             run._all_done()
-    if sinks:
-        try:
+    try:
+        if sinks:
             emit(sinks, TaskFinished(handle.id, status, error, failed_upstream, ts))
-        except asyncio.CancelledError:
-            pass  # the task has ended: there is nothing left to cancel
+    except asyncio.CancelledError:
+        pass  # the task has ended: there is nothing left to cancel
+    finally:
+        for dependent in ready:
+            dependent._ready()
 
 
 def _ended_with(handle: TaskHandle[Any], status: TaskStatus, error: BaseException) -> None:

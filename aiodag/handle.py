@@ -7,9 +7,12 @@ asyncio is the scheduler; a handle adds only what a DAG needs on top of it:
   has not run, so it costs no event-loop step and no coroutine while it waits.  Its
   upstreams count down on it as they finish (``_pending``); the last one starts it.
   Then, and only then, the body is called with the upstreams' results and becomes the
-  task's coroutine: no wrapper coroutine, no future to wait on.  On Python 3.12+ it
-  starts eagerly (``eager_start``, as :func:`asyncio.eager_task_factory` does): a body
-  that is ready runs at once, up to its first suspension.
+  task's coroutine: no wrapper coroutine, no future to wait on.  On Python 3.12+ the
+  engine starts it eagerly (``eager_start``, as :func:`asyncio.eager_task_factory`
+  does): its body runs at once, inside the upstream's settling, up to its first
+  suspension — no user code runs in between, so only the engine sees the difference,
+  one loop step sooner.  A task the user's code calls with everything ready starts as
+  any asyncio task does, on a later step (eagerly if the loop's task factory is eager).
 * Until it starts, the asyncio methods of a handle answer for the pending task it
   stands for (:mod:`aiodag.unstarted`); asyncio's own would fail on it.
 * It never awaits an upstream, so cancelling a task can never reach an upstream it
@@ -40,7 +43,7 @@ from .errors import UpstreamError, is_handled, log_failure, root_of
 from .events import TaskStatus
 from .executor import in_executor
 from .foreign import stop_waiting_for_foreign, wait_for_foreign
-from .keepalive import _ALIVE, alive_handles
+from .keepalive import _ALIVE, alive_handles, is_eager
 from .labels import short_repr
 from .reporting import observed, report_created
 from .runs import _current_run
@@ -212,7 +215,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         # and the engine's done-callback (the sinks) run in this one context.
         self._context = context if context is not None else contextvars.copy_context()
         try:
-            self._start(args, kwargs, plan)
+            # Called by the user's code, a ready task starts as asyncio's tasks do: on a
+            # later loop step, unless the loop's task factory is an eager one.
+            self._start(args, kwargs, plan, _EAGER and is_eager(loop))
         except BaseException:
             alive.discard(self)
             self._unregister()
@@ -263,7 +268,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
     # -- starting ---------------------------------------------------------------------
 
     def _start(self, args: tuple[Any, ...], kwargs: dict[str, Any],
-               plan: ArgPlan | None) -> None:
+               plan: ArgPlan | None, eager: bool) -> None:
         """Become an asyncio task running the body (or ending at once, if an upstream
         failed): the upstreams have all ended, or one of them went wrong."""
         spec = self._spec
@@ -286,12 +291,18 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         name = early.pop(0)[1] if early is not None and early[0][0] is None else None
         global _eager_depth
         depth = _eager_depth
-        if _EAGER and depth < _MAX_EAGER_DEPTH:
+        if eager and depth < _MAX_EAGER_DEPTH:
             # (asyncio starts it eagerly only if the loop is running.)
             _eager_depth = depth + 1
             try:
                 _init_task(self, coro, loop=loop, name=name, context=context,
                            **_EAGER_START)
+            except BaseException:
+                # SystemExit or KeyboardInterrupt from the body's first step: asyncio
+                # ended the task and re-raised; its end must still be settled.
+                if _done(self):
+                    self._add_callbacks(early, name)
+                raise
             finally:
                 _eager_depth = depth
             if _done(self) and context is not spec.context and not early:
@@ -301,6 +312,12 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 return
         else:
             _init_task(self, coro, loop=loop, name=name, context=context)
+        self._add_callbacks(early, name)
+
+    def _add_callbacks(self, early: list[tuple[Any, Any]] | None, name: str | None) -> None:
+        """Give asyncio the task's done-callbacks: the engine's first, then any added
+        before the start."""
+        context = self._context
         _add_done_callback(self, settle, context=context)
         if early is not None:
             self._early = None if name is None else [(None, name)]
@@ -332,7 +349,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         """The last upstream ended (or one went wrong): start now."""
         args, kwargs, plan, creation_tb = self._args
         del self._args
-        self._start(args, kwargs, plan)
+        self._start(args, kwargs, plan, _EAGER)
         if creation_tb is not None and self._source_traceback:  # type: ignore[attr-defined]
             self._source_traceback[:] = creation_tb  # type: ignore[attr-defined]
 
@@ -372,12 +389,11 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             self._unregister()
             del self._args
             self._phase = STARTED
-            _init_task(self, _never_run(), loop=self._home,
-                       name=self._spec.ref_prefix + str(self.id), context=self._context)
-            _add_done_callback(self, settle, context=self._context)
-            early, self._early = self._early, None
-            for fn, ctx in early or ():
-                _add_done_callback(self, fn, context=ctx)
+            early = self._early
+            name = early.pop(0)[1] if early is not None and early[0][0] is None else None
+            _init_task(self, _never_run(), loop=self._home, name=name,
+                       context=self._context)
+            self._add_callbacks(early, name)
         return super().cancel(msg)
 
     def __await__(self) -> Generator[Any, None, T]:

@@ -66,10 +66,10 @@ async def test_a_blocking_step_is_reported_against_its_task_and_others_wait_for_
     events: list[Event] = []
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     async with Run(sinks=[events.append], block_threshold=0.1) as run:
-        # Both start in the same loop pass, in this order: `first` ends and makes
-        # `victim` ready, then `culprit` holds the loop, so `victim` waits for it.
+        # `first` ends and makes both ready, in this order: `culprit` starts and holds
+        # the loop, so `victim`, ready as well, waits for it.
         first = returns_at_once(gate)
-        culprit = blocks_at_once(0.4, gate)
+        culprit = blocks_at_once(0.4, first)
         victim = returns_at_once(first)
         await asyncio.sleep(0.01)
         gate.set_result(None)
