@@ -12,7 +12,7 @@ from __future__ import annotations
 from asyncio import Future
 from typing import Any, NamedTuple
 
-__all__ = ["ArgPlan", "plan_args", "resolve"]
+__all__ = ["ALL_FUTURES", "ArgPlan", "plan_args", "resolve"]
 
 _CONTAINERS = (list, tuple, dict)
 
@@ -50,7 +50,8 @@ class ArgPlan(NamedTuple):
     """Where the futures are in one call's arguments."""
 
     futures: list[Future[Any]]
-    """Every future found, in argument order (may repeat)."""
+    """Every future found, in argument order (may repeat); empty in ALL_FUTURES, whose
+    futures are the positional arguments."""
     arg_positions: list[int]
     """Positional arguments that are, or contain, futures."""
     kwarg_keys: list[str]
@@ -70,7 +71,7 @@ def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
             if not isinstance(arg, Future):
                 break
         else:  # the commonest shape: every argument is an upstream
-            return _new_plan(ArgPlan, (list(args), _EMPTY, _EMPTY, True, True))
+            return ALL_FUTURES
     found: list[Future[Any]] = []
     positions: list[int] = []
     nested = False
@@ -99,7 +100,11 @@ def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
 
 
 _new_plan = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
-_EMPTY: list[Any] = []  # shared, never mutated
+
+ALL_FUTURES = ArgPlan([], [], [], True, True)
+"""The plan of every call whose arguments are all positional and all futures (the
+commonest shape), shared: its futures are the arguments themselves, so such a call
+allocates no plan at all.  Its lists are empty and never mutated."""
 
 
 def _substitute(value: Any, memo: dict[int, Any]) -> Any:

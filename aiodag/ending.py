@@ -36,6 +36,7 @@ _cancelled = asyncio.Future.cancelled
 _exception = asyncio.Future.exception
 _stored_error = operator.attrgetter("_exception")  # (see handle._stored_error)
 _now = time.monotonic_ns
+_NONE_READY: list[Any] = []  # shared, never added to
 
 
 _draining: tuple[asyncio.AbstractEventLoop, list[TaskHandle[Any]]] | None = None
@@ -122,9 +123,10 @@ def _settle(handle: TaskHandle[Any]) -> None:
         handle._received = None
 
     # The dependents it makes ready start after its end is reported (below).
-    ready: list[TaskHandle[Any]] = []
+    ready: list[TaskHandle[Any]] = _NONE_READY
     dependents = handle._dependents
     if dependents is not None:
+        ready = []
         handle._dependents = None
         if status is OK:
             for dependent in dependents:

@@ -33,11 +33,11 @@ import operator
 import sys
 import time
 import types
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import sinks
-from .deps import ArgPlan, resolve
+from .deps import ALL_FUTURES, ArgPlan, resolve
 from .ending import settle, settle_now
 from .errors import UpstreamError, is_handled, log_failure, root_of
 from .events import TaskStatus
@@ -89,13 +89,16 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         "_args",       # the call, kept while waiting for upstreams (then dropped)
         "_body",       # the body's coroutine or executor call, when observed
         "_context",
+        "_created_at",  # debug mode: where the call was made (while waiting)
         "_dependents",
         "_deps",       # the upstreams, while any of them is unfinished
         "_early",      # done-callbacks added before the start (and a set_name)
         "_end_ns",
         "_home",       # the loop
+        "_kwargs",     # (as _args)
         "_pending",    # upstreams not finished yet
         "_phase",
+        "_plan",       # (as _args)
         "_received",
         "_record",
         "_run",
@@ -114,7 +117,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
     _record: TaskRecord | None
     _received: list[BaseException] | None
     _dependents: dict[TaskHandle[Any], None] | None
-    _deps: list[asyncio.Future[Any]] | None
+    _deps: Sequence[asyncio.Future[Any]] | None
     _trouble: bool
     _pending: int
     _body: Any
@@ -143,8 +146,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         self._end_ns = 0
 
         # Dependencies, each future once: data first in argument order, then exogenous.
+        deps: Sequence[asyncio.Future[Any]]
         if plan is not None:
-            deps = plan.futures
+            deps = args if plan is ALL_FUTURES else plan.futures
             n = len(deps)
             if n > 1 and (deps[0] is deps[1] if n == 2 else len(set(deps)) < n):
                 deps = list(dict.fromkeys(deps))
@@ -206,7 +210,10 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         if pending and not trouble:
             # Not ready: keep the call (and a copy of the caller's context, taken now as
             # asyncio would) until the last upstream ends.
-            self._args = (args, kwargs, plan, _creation_stack() if loop.get_debug() else None)
+            self._args = args
+            self._kwargs = kwargs
+            self._plan = plan
+            self._created_at = _creation_stack() if loop.get_debug() else None
             self._context = context if context is not None else contextvars.copy_context()
             if _register_task is not None:
                 _register_task(self)  # a pending task: asyncio.all_tasks() lists it
@@ -331,14 +338,23 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         try:
             # In the try: an upstream's sink may have cancelled it after it ended well
             # (raising CancelledError on TaskFinished), so reading it can raise.
-            if plan is not None:
-                if plan.all_futures:
-                    args = map(_result, args)  # type: ignore[assignment]
+            if plan is ALL_FUTURES:
+                if not spec.is_async:
+                    return in_executor(self, spec, map(_result, args), kwargs)
+                n = len(args)
+                # (Direct calls for the usual few upstreams: no iterator, no tuple.)
+                if n == 1:
+                    body = spec.fn(_result(args[0]))
+                elif n == 2:
+                    body = spec.fn(_result(args[0]), _result(args[1]))
                 else:
+                    body = spec.fn(*map(_result, args))
+            else:
+                if plan is not None:
                     args, kwargs = resolve(plan, args, kwargs)
-            if not spec.is_async:
-                return in_executor(self, spec, args, kwargs)
-            body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
+                if not spec.is_async:
+                    return in_executor(self, spec, args, kwargs)
+                body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
             if type(body) is not types.CoroutineType:
                 return _awaiting(body)  # any other awaitable: awaited for its value
             return body
@@ -347,8 +363,8 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
 
     def _ready(self) -> None:
         """The last upstream ended (or one went wrong): start now."""
-        args, kwargs, plan, creation_tb = self._args
-        del self._args
+        args, kwargs, plan, creation_tb = self._args, self._kwargs, self._plan, self._created_at
+        del self._args, self._kwargs, self._plan, self._created_at
         self._start(args, kwargs, plan, _EAGER)
         if creation_tb is not None and self._source_traceback:  # type: ignore[attr-defined]
             self._source_traceback[:] = creation_tb  # type: ignore[attr-defined]
@@ -387,7 +403,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             # Not started: it never will.  It becomes a task cancelled before its first
             # step, so it ends as any cancelled asyncio task does.
             self._unregister()
-            del self._args
+            del self._args, self._kwargs, self._plan, self._created_at
             self._phase = STARTED
             early = self._early
             name = early.pop(0)[1] if early is not None and early[0][0] is None else None

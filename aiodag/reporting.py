@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .deps import ArgPlan
+from .deps import ALL_FUTURES, ArgPlan
 from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskStatus
 from .introspection import AsyncioFace
 from .labels import format_call, short_repr
@@ -38,7 +38,7 @@ def report_created(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     plan: ArgPlan | None,
-    deps: list[asyncio.Future[Any]],
+    deps: Sequence[asyncio.Future[Any]],
 ) -> None:
     ts = _now()
     spec = handle._spec
@@ -47,14 +47,14 @@ def report_created(
     caller = asyncio.current_task()
     caller_id = caller.id if isinstance(caller, AsyncioFace) else None
     if deps:
-        if plan is not None and plan.all_futures and not spec.exogenous:
+        if plan is ALL_FUTURES and not spec.exogenous:
             # Every dependency is a data argument (the common case): no lookups.
             dependencies = tuple([
                 _new_tuple(Dependency, (fut.id, DATA))
                 for fut in deps if isinstance(fut, AsyncioFace)
             ])
         else:
-            data = plan.futures if plan is not None else ()
+            data = () if plan is None else args if plan is ALL_FUTURES else plan.futures
             dependencies = tuple([
                 _new_tuple(Dependency, (fut.id, DATA if fut in data else EXOGENOUS))
                 for fut in deps if isinstance(fut, AsyncioFace)
