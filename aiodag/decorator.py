@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from .controls import Controls, describe, make_controls, merge_controls
 from .deps import plan_args
 from .handle import TaskHandle
 
@@ -42,6 +43,8 @@ class TaskFunction(Generic[T]):
     :class:`~aiodag.TaskHandle`; the function itself runs once its dependencies are done.
 
     Arguments are typed ``Any``: any of them may be a handle standing for the value.
+    The execution options (``retries``, ``timeout``, ``limit``, ...) are those of
+    :func:`task`.
     """
 
     def __init__(
@@ -52,6 +55,14 @@ class TaskFunction(Generic[T]):
         name: str | None = None,
         executor: Executor | None = None,
         context: contextvars.Context | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_backoff: float = 2.0,
+        retry_max_delay: float | None = None,
+        retry_jitter: float = 0.1,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        timeout: float | None = None,
+        limit: int | None = None,
     ) -> None:
         # First, and without merging fn.__dict__: a callable object's own attributes
         # (a `name`, an `fn`) must not overwrite the wrapper's.
@@ -76,6 +87,12 @@ class TaskFunction(Generic[T]):
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"task(): name must be a non-empty string, got {self.name!r}")
         self.ref_prefix = self.name + "#"
+        self.controls: Controls | None = make_controls(
+            retries=retries, retry_delay=retry_delay, retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay, retry_jitter=retry_jitter, retry_on=retry_on,
+            timeout=timeout, limit=limit,
+        )
+        """Retries, timeout and limit (``None``: none of them; see :mod:`aiodag.controls`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[T]:
         """Schedule the task on the running loop and return its handle at once."""
@@ -93,17 +110,19 @@ class TaskFunction(Generic[T]):
         # Decorating a method: bind `self` like a function would.
         if obj is None:
             return self
-        return TaskFunction(
+        bound = TaskFunction(
             types.MethodType(self.fn, obj),
             self.exogenous,
             name=self.name,
             executor=self.executor,
             context=self.context,
         )
+        bound.controls = self.controls  # the same options, and the same limit's slots
+        return bound
 
     def __repr__(self) -> str:
         deps = f" +{len(self.exogenous)} exogenous" if self.exogenous else ""
-        return f"<aiodag task {self.name!r}{deps}>"
+        return f"<aiodag task {self.name!r}{deps}{describe(self.controls)}>"
 
 
 @overload
@@ -114,6 +133,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> TaskFunction[T]: ...
 @overload
 def task(
@@ -123,6 +150,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> TaskFunction[T]: ...
 @overload
 def task(
@@ -132,6 +167,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> Callable[[Callable[P, Any]], TaskFunction[Any]]: ...
 def task(
     fn: Callable[..., Any] | None = None,
@@ -140,6 +183,14 @@ def task(
     name: str | None = None,
     executor: Executor | None = None,
     context: contextvars.Context | None = None,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    retry_backoff: float = 2.0,
+    retry_max_delay: float | None = None,
+    retry_jitter: float = 0.1,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    timeout: float | None = None,
+    limit: int | None = None,
 ) -> TaskFunction[Any] | Callable[[Callable[..., Any]], TaskFunction[Any]]:
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
@@ -149,7 +200,22 @@ def task(
       (usually other handles) to wait for whose results are not passed to ``fn``.
     * ``context=``: run the task in that :class:`contextvars.Context` (as
       ``asyncio.create_task(..., context=)``), instead of a copy of the caller's.
-    * Wrapping a task again adds its ``deps`` to the ones it has; it adds no layer.
+    * Wrapping a task again adds its ``deps`` to the ones it has; it adds no layer (and
+      keeps its options, except those given again with other than their defaults).
+
+    Execution options (see :mod:`aiodag.controls`; every call uses none by default):
+
+    * ``retries=N``: run the body up to N more times when it raises an exception
+      matching ``retry_on`` (default: any ``Exception``).  Before retry ``n`` it sleeps
+      ``retry_delay * retry_backoff ** (n - 1)`` seconds, at most ``retry_max_delay``,
+      spread by ``+-retry_jitter`` (a fraction).  One handle whatever the attempts; only
+      the last one's outcome counts; :attr:`~aiodag.TaskRecord.attempts` keeps them all.
+    * ``timeout=seconds``: each attempt may run that long, from the start of its body
+      (waiting for upstreams or a slot does not count); then it ends with
+      :class:`TimeoutError` (:attr:`~aiodag.TaskRecord.timed_out`), which ``retry_on``
+      may retry.
+    * ``limit=N``: at most N calls of this function run their body at once; the others
+      wait, ``pending``, for a slot (also ``Run(limit=N)`` for a whole run).
 
     >>> @task
     ... async def fetch(key):
@@ -157,6 +223,12 @@ def task(
     >>> async def main():
     ...     return await fetch("a")
     """
+    options: dict[str, Any] = {
+        "retries": retries, "retry_delay": retry_delay, "retry_backoff": retry_backoff,
+        "retry_max_delay": retry_max_delay, "retry_jitter": retry_jitter,
+        "retry_on": retry_on, "timeout": timeout, "limit": limit,
+    }
+    make_controls(**options)  # checked at once, also for @task(...) before the function
     for dep in deps:
         if not isinstance(dep, asyncio.Future):
             raise TypeError(
@@ -166,15 +238,18 @@ def task(
     if fn is None:
         if deps:
             raise TypeError("task(): give the function first, then its dependencies")
-        return lambda f: task(f, name=name, executor=executor, context=context)
+        return lambda f: task(f, name=name, executor=executor, context=context,
+                              **options)
     if isinstance(fn, TaskFunction):
-        return TaskFunction(
+        again = TaskFunction(
             fn.fn,
             fn.exogenous + deps,
             name=fn.name if name is None else name,
             executor=fn.executor if executor is None else executor,
             context=fn.context if context is None else context,
         )
+        again.controls = merge_controls(fn.controls, options)
+        return again
     if not callable(fn):
         raise TypeError(f"task() needs a function (async def or def), got {fn!r}")
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
@@ -182,4 +257,4 @@ def task(
             f"task() cannot run generator {fn!r}: a task returns one result; "
             "collect the items into a list inside an async def instead"
         )
-    return TaskFunction(fn, deps, name=name, executor=executor, context=context)
+    return TaskFunction(fn, deps, name=name, executor=executor, context=context, **options)

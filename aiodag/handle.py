@@ -25,6 +25,7 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import controls as _controls  # seam: issue 13
 from . import runs as _run
 from . import sinks
 from .deps import ArgPlan, resolve
@@ -51,6 +52,7 @@ from .foreign import stop_waiting_for_foreign, wait_for_foreign
 from .introspection import AsyncioFace
 from .keepalive import _ALIVE, _fallback_alive, alive_handles, is_eager
 from .labels import format_call, short_repr
+from .outcome import with_outcome_edges  # seam: issue 13
 from .runs import _current_run
 from .sinks import SinkSlot, emit
 
@@ -297,25 +299,30 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
                 else:
                     args, kwargs = resolve(plan, args, kwargs)
             del deps, plan  # the handle keeps neither its upstreams nor their results
-            record = self._record
-            if record is not None or self._sinks:
-                ts = time.monotonic_ns()
-                if record is not None:
-                    record.status = RUNNING
-                    record.started_ns = ts
-                if self._sinks:
-                    # Inside the try: whatever a sink raises, the task reports its end.
-                    if record is not None:
-                        emit(self._sinks, TaskStarted(self.id, ts, record.ready_ns,
-                                                      record.released_by))
-                    else:
-                        emit(self._sinks, TaskStarted(self.id, ts))
-            if not spec.is_async:
-                result: T = await self._in_executor(spec, args, kwargs)
+            # seam: issue 13 -- options in use (retries, timeout, limits): aiodag.controls
+            # starts the body (after taking its slots) and runs its attempts.
+            if _controls.in_use and _controls.applies(self):
+                result: T = await _controls.drive(self, spec, args, kwargs)
             else:
-                # Kept for get_coro() / get_stack() / repr, as asyncio keeps a task's coro.
-                self._body = body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
-                result = await body
+                record = self._record
+                if record is not None or self._sinks:
+                    ts = time.monotonic_ns()
+                    if record is not None:
+                        record.status = RUNNING
+                        record.started_ns = ts
+                    if self._sinks:
+                        # Inside the try: whatever a sink raises, the task reports its end.
+                        if record is not None:
+                            emit(self._sinks, TaskStarted(self.id, ts, record.ready_ns,
+                                                          record.released_by))
+                        else:
+                            emit(self._sinks, TaskStarted(self.id, ts))
+                if not spec.is_async:
+                    result = await self._in_executor(spec, args, kwargs)
+                else:
+                    # Kept for get_coro() / get_stack() / repr, as asyncio keeps a coro.
+                    self._body = body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
+                    result = await body
         except asyncio.CancelledError:
             self._end(CANCELLED, None, None)
             raise
@@ -537,6 +544,9 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
                     _new_tuple(Dependency, (fut.id, DATA if fut in data else EXOGENOUS))
                     for fut in deps if isinstance(fut, TaskHandle)
                 ])
+            # seam: issue 13 -- an `outcome(h)` among the dependencies is an edge from h
+            if len(dependencies) != len(deps):
+                dependencies = with_outcome_edges(deps, dependencies, plan)
         else:
             dependencies = ()
         if not self._sinks:
