@@ -64,6 +64,7 @@ class SpanRecord:
     """What is kept of one aiodag span (a run's or a task's): small, for 1,000,000s."""
 
     __slots__ = (
+        "attempts",
         "blocks",
         "caller_id",
         "end",
@@ -84,6 +85,7 @@ class SpanRecord:
         "start",
         "status",
         "task_id",
+        "timed_out",
         "trace",
         "wait_s",
     )
@@ -114,6 +116,8 @@ class SpanRecord:
     """``(span id, aiodag.dependency.kind or None)`` per link."""
     exogenous: frozenset[int] | None
     caller_id: int | None
+    attempts: int | None
+    timed_out: bool
     failed: bool
     """The span's status is ERROR."""
     error_type: str | None
@@ -136,6 +140,8 @@ _WANTED: dict[str, int] = {
     attr.RUN_MAKESPAN_S: _DOUBLE,
     attr.TASK_EXOGENOUS_UPSTREAM_IDS: _INT_ARRAY,
     attr.TASK_CALLER_ID: _INT,
+    attr.TASK_ATTEMPTS: _INT,
+    attr.TASK_TIMED_OUT: _PRESENT,
 }
 _EXPECTED = {_INT: "an integer", _STR: "a string", _DOUBLE: "a number",
              _INT_ARRAY: "an array of integers"}
@@ -234,6 +240,8 @@ def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end
     exogenous = found.get(attr.TASK_EXOGENOUS_UPSTREAM_IDS)
     span.exogenous = None if exogenous is None else frozenset(exogenous)
     span.caller_id = found.get(attr.TASK_CALLER_ID)
+    span.attempts = found.get(attr.TASK_ATTEMPTS)
+    span.timed_out = attr.TASK_TIMED_OUT in found
     span.failed = failed
     span.blocks = blocks or []
     error_type, error_message = error
