@@ -214,7 +214,7 @@ def _task_node(task: TaskLike, name: str, text: str, snap: Snapshot, opts: Optio
     if attempts > 1:
         facts.append(f"{attempts} attempts")
     if status is TaskStatus.FAILED and getattr(task, "timed_out", False):
-        facts.append("⏱ timed out")
+        facts.append("timed out")
     blocked = snap.blocked.get(task.id)
     if blocked is not None and opts.timings:
         facts.append(f"⚠ blocked the loop {format_seconds(blocked)}")
