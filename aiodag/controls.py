@@ -47,8 +47,10 @@ from .sinks import emit
 if TYPE_CHECKING:
     from .decorator import TaskFunction
     from .handle import TaskHandle
+    from .runs import TaskRecord
 
 __all__ = [
+    "ControlFacts",
     "Controls",
     "Limit",
     "applies",
@@ -277,6 +279,25 @@ def run_limit(limit: object, what: str = "Run(): limit") -> Limit | None:
     return Limit(limit)
 
 
+class ControlFacts:
+    """What the controls record of one task (:class:`aiodag.TaskRecord` keeps it in
+    one slot, set only for tasks under controls)."""
+
+    __slots__ = ("attempts", "limit_wait_ns")
+
+    def __init__(self) -> None:
+        self.attempts: tuple[Attempt, ...] = ()
+        self.limit_wait_ns: int | None = None
+
+
+def _facts(record: TaskRecord) -> ControlFacts:
+    try:
+        return record._controls
+    except AttributeError:
+        record._controls = facts = ControlFacts()
+        return facts
+
+
 # -- driving the body ---------------------------------------------------------------
 
 
@@ -296,12 +317,13 @@ async def drive(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
     loop = handle.get_loop()
     held: list[Limit] = []
     try:
+        asked = time.monotonic_ns()
         for limit in (controls.limit if controls is not None else None,
                       run._limit if run is not None else None):
             if limit is not None:
                 await limit.acquire(handle)
                 held.append(limit)
-        _report_started(handle)
+        _report_started(handle, asked if held else None)
         if controls is None or (not controls.retries and controls.timeout is None):
             return await _call(handle, spec, args, kwargs)
         return await _attempts(handle, spec, controls, tuple(args), kwargs)
@@ -310,20 +332,25 @@ async def drive(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
             limit.release(loop)
 
 
-def _report_started(handle: TaskHandle[Any]) -> None:
-    # As the handle's own start (handle.py, `_main`), at the moment the slots are held.
+def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:
+    """As the handle's own start (handle.py, `_main`), once the slots are held; with
+    ``asked``, when it asked for them, the time it waited for them."""
     record = handle._record
     sinks = handle._sinks
     if record is None and not sinks:
         return
     ts = time.monotonic_ns()
+    limit_wait = None if asked is None else ts - asked
     if record is not None:
         record.status = TaskStatus.RUNNING
         record.started_ns = ts
+        if limit_wait is not None:
+            _facts(record).limit_wait_ns = limit_wait
         if sinks:
-            emit(sinks, TaskStarted(handle.id, ts, record.ready_ns, record.released_by))
+            emit(sinks, TaskStarted(handle.id, ts, record.ready_ns, record.released_by,
+                                    limit_wait))
     else:
-        emit(sinks, TaskStarted(handle.id, ts))
+        emit(sinks, TaskStarted(handle.id, ts, limit_wait_ns=limit_wait))
 
 
 async def _call(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
@@ -370,7 +397,7 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
                 _forget_locals(error, spec)  # kept in the record: not the argument values
             attempts.append(Attempt(number, started, ended, error, timed_out))
             if record is not None:
-                record._attempts = tuple(attempts)
+                _facts(record).attempts = tuple(attempts)
             if handle._sinks:
                 emit(handle._sinks, AttemptFailed(handle.id, number, error, started, ended,
                                                   timed_out, delay))
@@ -386,7 +413,7 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
             continue
         attempts.append(Attempt(number, started, time.monotonic_ns(), None))
         if record is not None:
-            record._attempts = tuple(attempts)
+            _facts(record).attempts = tuple(attempts)
         return result
 
 

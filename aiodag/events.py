@@ -166,6 +166,9 @@ class TaskStarted:
     ts: int
     ready_ts: int | None = None
     released_by: int | None = None
+    limit_wait_ns: int | None = None
+    """Of ``ts - ready_ts``, the part spent waiting for a slot of a ``limit`` (the rest
+    is the loop's); ``None`` when no limit applied."""
 
 
 @dataclass(frozen=True, slots=True)

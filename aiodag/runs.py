@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from .analysis import WaitBreakdown, critical_path, status_counts, wait_breakdown
 from .blocking import LoopWatch, unwatch_loop, watch_loop
-from .controls import run_limit  # seam: issue 13
+from .controls import ControlFacts, run_limit  # seam: issue 13
 from .errors import (
     failure_source,
     is_handled,
@@ -66,7 +66,7 @@ class TaskRecord:
     """
 
     __slots__ = (
-        "_attempts",  # seam: issue 13 (set only for tasks with retries or a timeout)
+        "_controls",  # seam: issue 13 (set only for tasks under controls: controls.py)
         "_label",
         "caller_id",
         "created_ns",
@@ -81,7 +81,7 @@ class TaskRecord:
         "started_ns",
         "status",
     )
-    _attempts: tuple[Attempt, ...]  # (a slot, unset until a first attempt ends)
+    _controls: ControlFacts  # (a slot, unset for tasks without retries, timeout or limit)
 
     def __init__(
         self,
@@ -169,10 +169,13 @@ class TaskRecord:
     @property
     def loop_wait(self) -> float | None:
         """Seconds it was ready but not yet running: the loop was busy with other steps
-        (or blocked).  ``None`` if it never started."""
+        (or blocked); a wait for a slot of a limit is not counted (``limit_wait``).
+        ``None`` if it never started."""
         if self.started_ns is None or self.ready_ns is None:
             return None
-        return (self.started_ns - self.ready_ns) / 1e9
+        waited = (self.started_ns - self.ready_ns) / 1e9
+        limit_wait = self.limit_wait  # seam: issue 13
+        return waited if limit_wait is None else max(0.0, waited - limit_wait)
 
     @property
     def handled(self) -> bool:
@@ -185,13 +188,13 @@ class TaskRecord:
             self.error
         )
 
-    # seam: issue 13 -- the attempts of a task with retries or a timeout (controls.py)
+    # seam: issue 13 -- what the execution controls recorded (controls.py)
     @property
     def attempts(self) -> tuple[Attempt, ...]:
         """Each run of the body, in order, for a task with ``retries`` or a ``timeout``
         (empty for other tasks, and before the first attempt ends)."""
         try:
-            return self._attempts
+            return self._controls.attempts
         except AttributeError:
             return ()
 
@@ -200,6 +203,16 @@ class TaskRecord:
         """True for a ``failed`` task whose last attempt ran over its ``timeout``."""
         attempts = self.attempts
         return self.status is TaskStatus.FAILED and bool(attempts) and attempts[-1].timed_out
+
+    @property
+    def limit_wait(self) -> float | None:
+        """Seconds it was ready but waited for a slot of a ``limit`` (its task's or its
+        run's); ``None`` if no limit applied to it (or it has not got a slot yet)."""
+        try:
+            ns = self._controls.limit_wait_ns
+        except AttributeError:
+            return None
+        return None if ns is None else ns / 1e9
 
     @property
     def wait(self) -> float | None:

@@ -369,14 +369,23 @@ async def test_tasks_waiting_for_a_slot_are_pending_and_not_running() -> None:
     second_start = next(e.ts for e in sink.events
                         if isinstance(e, TaskStarted) and e.task_id == second.id)
     assert second_start >= first_end
-    waits = run.wait_breakdown()
-    slot_wait = (second_start - run.task(second.id).created_ns) / 1e9
-    assert waits[second.id].running is not None
-    assert waits[second.id].running < slot_wait  # the slot wait is not running time
-    assert waits[second.id].dependency_wait is not None
-    assert waits[second.id].loop_wait is not None
-    assert waits[second.id].dependency_wait + waits[second.id].loop_wait == \
-        pytest.approx(slot_wait, abs=1e-6)
+    waits = run.wait_breakdown()[second.id]
+    record = run.task(second.id)
+    before_start = (second_start - record.created_ns) / 1e9
+    assert waits.running is not None
+    assert waits.running < before_start  # the wait for the slot is not running time
+    # It is its own part of the wait, apart from the loop's: call -> ready (no upstream)
+    # -> slot (after the first ended) -> start.
+    assert waits.limit_wait is not None and record.limit_wait == waits.limit_wait
+    assert waits.limit_wait >= (first_end - record.created_ns) / 1e9 - 0.001
+    assert waits.dependency_wait is not None and waits.loop_wait is not None
+    assert waits.dependency_wait + waits.limit_wait + waits.loop_wait == \
+        pytest.approx(before_start, abs=1e-6)
+    assert record.loop_wait == pytest.approx(waits.loop_wait)
+    assert run.task(first.id).limit_wait is not None  # it took a slot at once
+    assert run.task(first.id).limit_wait < waits.limit_wait
+    limit_waits = [e.limit_wait_ns for e in sink.events if isinstance(e, TaskStarted)]
+    assert all(ns is not None and ns >= 0 for ns in limit_waits)
 
 
 async def test_run_wide_limit_counts_every_task_of_the_run() -> None:

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from aiodag import Run, TaskStatus, outcome, task, viz
+from aiodag.analysis import wait_breakdown
 from aiodag.trace import OpenTelemetrySink, configure
 from aiodag.trace import attributes as attr
 from aiodag.trace.stored import load_run
@@ -124,14 +125,17 @@ async def test_trace_a_task_waiting_for_a_slot_starts_when_it_gets_it(
     the later one's wait for the slot is in its loop_wait_s, not in its span."""
     provider, memory = exporter
     async with Run("r", sinks=[OpenTelemetrySink(provider)], raise_errors=False):
-        _fetched, _late, first, second, _summary = pipeline()
+        _fetched, _late, first, second, summary = pipeline()
     spans = spans_by_id(memory)
     # `first` waits for the retried fetch, so `second` (ready at once) holds the slot first.
     earlier, later = sorted([spans[first.id], spans[second.id]], key=lambda s: s.start_time or 0)
     assert earlier.end_time is not None and later.start_time is not None
     assert later.start_time >= earlier.end_time
+    limit_wait = (later.attributes or {})[attr.TASK_LIMIT_WAIT_S]
     loop_wait = (later.attributes or {})[attr.TASK_LOOP_WAIT_S]
-    assert isinstance(loop_wait, float) and loop_wait > 0
+    assert isinstance(limit_wait, float) and isinstance(loop_wait, float)
+    assert limit_wait >= 0 and loop_wait >= 0
+    assert attr.TASK_LIMIT_WAIT_S not in (spans[summary.id].attributes or {})  # no limit
 
 
 def test_a_stored_trace_keeps_attempts_and_timeouts(tmp_path: Path) -> None:
@@ -140,11 +144,13 @@ def test_a_stored_trace_keeps_attempts_and_timeouts(tmp_path: Path) -> None:
     path = tmp_path / "trace.jsonl"
     provider = configure("tests", file=path, install=False)
 
-    async def main() -> tuple[Any, ...]:
-        async with Run("controls", sinks=[OpenTelemetrySink(provider)], raise_errors=False):
-            return pipeline()
+    async def main() -> tuple[Run, tuple[Any, ...]]:
+        async with Run("controls", sinks=[OpenTelemetrySink(provider)],
+                       raise_errors=False) as run:
+            handles = pipeline()
+        return run, handles
 
-    fetched, late, _first, _second, summary = asyncio.run(main())
+    run, (fetched, late, first, _second, summary) = asyncio.run(main())
     provider.shutdown()
     stored = load_run(path)
     tasks = {t.id: t for t in stored.tasks}
@@ -152,6 +158,13 @@ def test_a_stored_trace_keeps_attempts_and_timeouts(tmp_path: Path) -> None:
     assert (tasks[late.id].attempts, tasks[late.id].timed_out) == (0, True)
     assert tasks[late.id].status is TaskStatus.FAILED
     assert (late.id, "data") in tasks[summary.id].deps  # the outcome edge
+    assert tasks[first.id].limit_wait is not None
+    assert tasks[summary.id].limit_wait is None
+    # The wait breakdown read back agrees with the live one (to the trace's precision).
+    live, stored_waits = run.wait_breakdown(), wait_breakdown({t.id: t for t in stored.tasks})
+    for part in ("dependency_wait", "limit_wait", "loop_wait", "running"):
+        assert getattr(stored_waits[first.id], part) == \
+            pytest.approx(getattr(live[first.id], part), abs=1e-5), part
     source = viz.to_graphviz(stored).source
     assert "3 attempts" in source
     assert "timed out" in source

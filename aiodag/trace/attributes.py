@@ -56,6 +56,7 @@ __all__ = [
     "TASK_ID",
     "TASK_KWARGS",
     "TASK_LABEL",
+    "TASK_LIMIT_WAIT_S",
     "TASK_LOOP_WAIT_S",
     "TASK_RELEASED_BY",
     "TASK_STATUS",
@@ -77,6 +78,9 @@ TASK_WAIT_S = "aiodag.task.wait_s"
 TASK_LOOP_WAIT_S = "aiodag.task.loop_wait_s"
 """Seconds the task was ready (its last upstream had finished) before its body began:
 time the event loop spent on other steps.  Tasks of a run."""
+TASK_LIMIT_WAIT_S = "aiodag.task.limit_wait_s"
+"""Seconds the task was ready but waited for a slot of a concurrency ``limit`` (not
+counted in :data:`TASK_LOOP_WAIT_S`); absent when no limit applied."""
 TASK_RELEASED_BY = "aiodag.task.released_by"
 """The id of the upstream whose end made the task ready (its last arrival)."""
 LOOP_BLOCKED_EVENT = "aiodag.loop_blocked"

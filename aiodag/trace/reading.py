@@ -73,6 +73,7 @@ class SpanRecord:
         "exogenous",
         "failed",
         "label",
+        "limit_wait_s",
         "links",
         "loop_wait_s",
         "makespan",
@@ -106,6 +107,7 @@ class SpanRecord:
     """The task's body ran (the span has ``aiodag.task.wait_s``)."""
     wait_s: float | None
     loop_wait_s: float | None
+    limit_wait_s: float | None
     released_by: int | None
     blocks: list[tuple[int, float, str]]
     """The ``aiodag.loop_blocked`` events: (when it ended, ns since the epoch; seconds
@@ -134,6 +136,7 @@ _WANTED: dict[str, int] = {
     attr.TASK_STATUS: _STR,
     attr.TASK_WAIT_S: _DOUBLE,
     attr.TASK_LOOP_WAIT_S: _DOUBLE,
+    attr.TASK_LIMIT_WAIT_S: _DOUBLE,
     attr.TASK_RELEASED_BY: _INT,
     attr.RUN_NAME: _STR,
     attr.RUN_ID: _PRESENT,
@@ -229,6 +232,7 @@ def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end
     span.ran = attr.TASK_WAIT_S in found
     span.wait_s = _seconds(found, attr.TASK_WAIT_S)
     span.loop_wait_s = _seconds(found, attr.TASK_LOOP_WAIT_S)
+    span.limit_wait_s = _seconds(found, attr.TASK_LIMIT_WAIT_S)
     span.released_by = found.get(attr.TASK_RELEASED_BY)
     span.run_name = found.get(attr.RUN_NAME)
     makespan = found.get(attr.RUN_MAKESPAN_S)

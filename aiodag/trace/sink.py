@@ -324,8 +324,11 @@ class OpenTelemetrySink:
             parent, offset = run.context, run.offset
         if created.caller_id is not None:
             attrs[attr.TASK_CALLER_ID] = created.caller_id
+        limit_wait = event.limit_wait_ns
+        if limit_wait is not None:
+            attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
         if event.ready_ts is not None:  # the wait breakdown: the loop's part, and why
-            attrs[attr.TASK_LOOP_WAIT_S] = (ts - event.ready_ts) / 1e9
+            attrs[attr.TASK_LOOP_WAIT_S] = max(0, ts - event.ready_ts - (limit_wait or 0)) / 1e9
             if event.released_by is not None:
                 attrs[attr.TASK_RELEASED_BY] = event.released_by
         if self._capture_args:
