@@ -280,8 +280,12 @@ def run_limit(limit: object, what: str = "Run(): limit") -> Limit | None:
 
 
 class ControlFacts:
-    """What the controls record of one task (:class:`aiodag.TaskRecord` keeps it in
-    one slot, set only for tasks under controls)."""
+    """What the controls record of one task: its attempts and its wait for a slot.
+
+    :class:`aiodag.TaskRecord` keeps it in one slot, set only for tasks under controls:
+    8 bytes per record, rather than a side table by the record's id, whose entries
+    would have to live with the run while a record can outlive its run.
+    """
 
     __slots__ = ("attempts", "limit_wait_ns")
 
