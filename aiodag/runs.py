@@ -253,7 +253,18 @@ class _State(enum.Enum):
 
 
 class Run:
-    """One pipeline run: a scope for its tasks, their sinks, and the record of the DAG."""
+    """One pipeline run: a scope for its tasks, their sinks, and the record of the DAG.
+
+    ``sinks`` see this run's tasks; ``raise_errors=False`` ends the block quietly even
+    if tasks failed (``failures`` lists them); ``block_threshold`` (seconds, or ``None``)
+    reports steps that hold the event loop.  Execution controls (see
+    :mod:`aiodag.controls`): ``limit=N`` runs at most N bodies of the run's tasks at
+    once (the others wait, ``pending``, for a slot); ``fail_fast=True`` makes the first
+    failure cancel the rest of the run, as :class:`asyncio.TaskGroup` does.
+
+    >>> async with aiodag.Run("crawl", limit=8, fail_fast=True) as run:
+    ...     store(fetch("a"))
+    """
 
     def __init__(
         self,

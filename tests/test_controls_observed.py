@@ -192,3 +192,25 @@ async def test_drawing_renders_with_dot(tmp_path: Path) -> None:
     assert "timed out" in svg
     png = viz.render(run, tmp_path / "controls.png")
     assert png.stat().st_size > 1000
+
+
+async def test_a_stacked_fan_out_counts_retried_and_timed_out_members() -> None:
+    """fetch ×12 drawn as one stack says how many were retried and how many timed out."""
+    calls: dict[int, int] = {}
+
+    @task(retries=1, retry_delay=0.001, retry_on=(Flaky,), timeout=0.02)
+    async def fetch(i: int) -> int:
+        calls[i] = calls.get(i, 0) + 1
+        if i < 3 and calls[i] == 1:
+            raise Flaky("once")
+        if i == 11:
+            await asyncio.sleep(10)
+        return i
+
+    async with Run("fan", raise_errors=False) as run:
+        for i in range(12):
+            fetch(i)
+    source = viz.to_graphviz(run, stack=5).source
+    assert "fetch ×12" in source
+    assert "3 retried" in source
+    assert "1 timed out" in source

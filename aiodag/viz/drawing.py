@@ -265,6 +265,13 @@ def _stack_node(members: list[TaskLike], name: str, snap: Snapshot, opts: Option
         slacks = [snap.slack[i] for i in ids if i in snap.slack]
         if slacks:
             facts.append(f"slack {format_slack(min(slacks), snap.makespan)}")
+    retried = sum(1 for t in members if attempt_count(t) > 1)
+    if retried:
+        facts.append(f"{retried:,} retried")
+    timed_out = sum(1 for t in members if snap.statuses[t.id] is TaskStatus.FAILED
+                    and getattr(t, "timed_out", False))
+    if timed_out:
+        facts.append(f"{timed_out:,} timed out")
     errors = Counter(
         info.type for t in members
         if snap.statuses[t.id] is TaskStatus.FAILED and (info := error_info(t)) is not None
