@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from .errors import mark_passed_on
 from .keepalive import alive_handles
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ def stop_run(run: Run, record: TaskRecord) -> None:
     if run._stopped_by is not None or run._closed:
         return
     run._stopped_by = f"{record.name}#{record.id}"
+    if record.error is not None:
+        # It stopped the run, so it went further than any code that may receive it
+        # later (an outcome() taker, a block catching it): never "handled".
+        mark_passed_on(record.error)
     run._loop.call_soon(_stop, run)
 
 

@@ -5,6 +5,7 @@ never speed: delays are a few milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from typing import Any
@@ -608,3 +609,17 @@ def test_rewrapping_keeps_options_and_overrides_the_given_ones() -> None:
     assert again.controls is not None and fetch.controls is not None
     assert (again.controls.retries, again.controls.timeout) == (5, 2.0)
     assert again.controls.limit is fetch.controls.limit
+
+
+async def test_fail_fast_failure_is_fatal_even_if_taken_as_an_outcome() -> None:
+    """With fail_fast, a failure an outcome() taker or the block receives still fails
+    the run: it stopped the run, so it was not handled."""
+    with pytest.raises(ExceptionGroup) as raised:
+        async with Run("r", fail_fast=True) as run:
+            failing = boom()
+            taker = task(nap, aiodag.outcome(failing))(1)
+            with contextlib.suppress(ValueError):
+                await failing
+    assert [str(e) for e in raised.value.exceptions] == ["boom"]
+    assert not run.task(failing.id).handled
+    assert run.task(taker.id).status is TaskStatus.CANCELLED
