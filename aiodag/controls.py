@@ -195,11 +195,12 @@ def describe(controls: Controls | None) -> str:
 class _Slots:
     """The slots of one limit on one event loop: a count and a FIFO of waiters."""
 
-    __slots__ = ("free", "waiters")
+    __slots__ = ("free", "holders", "waiters")
 
     def __init__(self, size: int) -> None:
         self.free = size
         self.waiters: deque[asyncio.Future[None]] = deque()
+        self.holders: set[int] = set()  # ids of the tasks holding a slot
 
 
 class Limit:
@@ -209,10 +210,11 @@ class Limit:
     (each ``asyncio.run``), and an asyncio future belongs to one loop.
     """
 
-    __slots__ = ("_by_loop", "size")
+    __slots__ = ("_by_loop", "_warned", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self._warned = False
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
             weakref.WeakKeyDictionary())
 
@@ -235,7 +237,11 @@ class Limit:
         slots = self._slots(handle.get_loop())
         if slots.free and not slots.waiters:
             slots.free -= 1
+            slots.holders.add(handle.id)
             return
+        record = handle._record
+        if record is not None and record.caller_id in slots.holders and not self._warned:
+            self._warn_nested(handle, record.caller_id)
         waiter: asyncio.Future[None] = handle.get_loop().create_future()
         slots.waiters.append(waiter)
         # The handle's status reads "pending" while it has a waiter (see handle.py).
@@ -251,10 +257,24 @@ class Limit:
             raise
         finally:
             handle._waiter = None
+        slots.holders.add(handle.id)
 
-    def release(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Give a slot back: to the longest waiter, if any."""
-        self._release(self._slots(loop))
+    def release(self, handle: TaskHandle[Any]) -> None:
+        """Give ``handle``'s slot back: to the longest waiter, if any."""
+        slots = self._slots(handle.get_loop())
+        slots.holders.discard(handle.id)
+        self._release(slots)
+
+    def _warn_nested(self, handle: TaskHandle[Any], caller_id: int) -> None:
+        # The one way a limit can stop a run for ever: bodies holding every slot, each
+        # waiting for a task it called that waits for a slot.  It cannot be told apart
+        # from a caller that merely goes on running, so it is said once, not refused.
+        self._warned = True
+        logger.warning(
+            "task %s waits for a slot of limit=%d while its caller (task #%d) holds one: "
+            "if the caller waits for it, and every slot is held so, the run waits for "
+            "ever. Limit the called function instead, give it a Run of its own, or "
+            "raise the limit", handle._aiodag_ref, self.size, caller_id)
 
     @staticmethod
     def _release(slots: _Slots) -> None:
@@ -318,7 +338,6 @@ async def drive(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
     """Start and run ``handle``'s body under its controls; return its result."""
     controls = spec.controls
     run = handle._run
-    loop = handle.get_loop()
     held: list[Limit] = []
     try:
         asked = time.monotonic_ns()
@@ -333,7 +352,7 @@ async def drive(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
         return await _attempts(handle, spec, controls, tuple(args), kwargs)
     finally:
         for limit in held:
-            limit.release(loop)
+            limit.release(handle)
 
 
 def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:

@@ -623,3 +623,26 @@ async def test_fail_fast_failure_is_fatal_even_if_taken_as_an_outcome() -> None:
     assert [str(e) for e in raised.value.exceptions] == ["boom"]
     assert not run.task(failing.id).handled
     assert run.task(taker.id).status is TaskStatus.CANCELLED
+
+
+async def test_a_task_waiting_for_a_slot_its_caller_holds_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Run(limit=1): a body holding the slot calls a task, which must wait for it.  Here
+    the caller does not wait for it, so the run ends; the warning names the risk once."""
+
+    @task
+    async def parent() -> int:
+        nap(1, 0.001)
+        nap(2, 0.001)
+        await asyncio.sleep(0.01)  # holds the slot meanwhile, but does not wait for them
+        return 0
+
+    with caplog.at_level(logging.WARNING, logger="aiodag"):
+        async with Run("r", limit=1) as run:
+            caller = parent()
+    assert all(r.status is TaskStatus.OK for r in run.tasks)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert f"while its caller (task #{caller.id}) holds one" in warnings[0]
+    assert "limit=1" in warnings[0]
