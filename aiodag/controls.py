@@ -315,11 +315,10 @@ class ControlFacts:
 
 
 def _facts(record: TaskRecord) -> ControlFacts:
-    try:
-        return record._controls
-    except AttributeError:
+    facts: ControlFacts | None = getattr(record, "_controls", None)
+    if facts is None:
         record._controls = facts = ControlFacts()
-        return facts
+    return facts
 
 
 # -- driving the body ---------------------------------------------------------------

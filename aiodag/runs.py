@@ -193,10 +193,8 @@ class TaskRecord:
     def attempts(self) -> tuple[Attempt, ...]:
         """Each run of the body, in order, for a task with ``retries`` or a ``timeout``
         (empty for other tasks, and before the first attempt ends)."""
-        try:
-            return self._controls.attempts
-        except AttributeError:
-            return ()
+        facts: ControlFacts | None = getattr(self, "_controls", None)
+        return () if facts is None else facts.attempts
 
     @property
     def timed_out(self) -> bool:
@@ -208,10 +206,8 @@ class TaskRecord:
     def limit_wait(self) -> float | None:
         """Seconds it was ready but waited for a slot of a ``limit`` (its task's or its
         run's); ``None`` if no limit applied to it (or it has not got a slot yet)."""
-        try:
-            ns = self._controls.limit_wait_ns
-        except AttributeError:
-            return None
+        facts: ControlFacts | None = getattr(self, "_controls", None)
+        ns = None if facts is None else facts.limit_wait_ns
         return None if ns is None else ns / 1e9
 
     @property
