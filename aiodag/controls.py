@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import math
 import random
@@ -349,6 +350,9 @@ async def drive(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
         if controls is None or (not controls.retries and controls.timeout is None):
             return await _call(handle, spec, args, kwargs)
         return await _attempts(handle, spec, controls, tuple(args), kwargs)
+    except BaseException:
+        del args, kwargs  # the traceback keeps this frame: not the argument values
+        raise
     finally:
         for limit in held:
             limit.release(handle)
@@ -378,10 +382,14 @@ def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:
 async def _call(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
                 kwargs: dict[str, Any]) -> Any:
     """One run of the body (as the handle's `_main` runs it)."""
-    if not spec.is_async:
-        return await handle._in_executor(spec, args, kwargs)
-    handle._body = body = spec.fn(*args, **kwargs)
-    return await body
+    try:
+        if not spec.is_async:
+            return await handle._in_executor(spec, args, kwargs)
+        handle._body = body = spec.fn(*args, **kwargs)
+        return await body
+    except BaseException:
+        del args, kwargs  # (as in drive)
+        raise
 
 
 async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: Controls,
@@ -415,8 +423,7 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
             retry = (number <= controls.retries and isinstance(error, controls.retry_on)
                      and not is_task_failure(error))
             delay = controls.delay_before(number) if retry else None
-            if retry:
-                _forget_locals(error, spec)  # kept in the record: not the argument values
+            _forget_locals(exc, spec)  # kept in the record: not the argument values
             attempts.append(Attempt(number, started, ended, error, timed_out))
             if record is not None:
                 _facts(record).attempts = tuple(attempts)
@@ -424,6 +431,7 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
                 emit(handle._sinks, AttemptFailed(handle.id, number, error, started, ended,
                                                   timed_out, delay))
             if delay is None:
+                del args, kwargs  # (as in drive)
                 if error is exc:
                     raise
                 # Caused by the cancellation that stopped the body: its traceback shows
@@ -440,13 +448,22 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
 
 
 def _forget_locals(error: BaseException, spec: TaskFunction[Any]) -> None:
-    """Clear the body's own (ended) frames in ``error``'s traceback, as the run does for
-    a task's final error: the record keeps the lines, not the argument values."""
-    fn = getattr(spec.fn, "__func__", spec.fn)
+    """Clear the body's own (ended) frames in the tracebacks of ``error`` and the
+    exceptions chained to it (a timeout's cancellation holds the body's frame), as the
+    run does for a task's final error: records keep the lines, not the argument values.
+    """
+    fn = inspect.unwrap(getattr(spec.fn, "__func__", spec.fn))
     code: types.CodeType | None = getattr(fn, "__code__", None)
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code is code:
-            with contextlib.suppress(RuntimeError):
-                tb.tb_frame.clear()
-        tb = tb.tb_next
+    if code is None:
+        return
+    seen: set[int] = set()
+    chained: BaseException | None = error
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        tb = chained.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code is code:
+                with contextlib.suppress(RuntimeError):  # still executing: leave it
+                    tb.tb_frame.clear()
+            tb = tb.tb_next
+        chained = chained.__cause__ or chained.__context__

@@ -646,3 +646,35 @@ async def test_a_task_waiting_for_a_slot_its_caller_holds_is_warned_about(
     assert len(warnings) == 1
     assert f"while its caller (task #{caller.id}) holds one" in warnings[0]
     assert "limit=1" in warnings[0]
+
+
+@pytest.mark.parametrize("options", [
+    {"timeout": 0.005},
+    {"retries": 1, "retry_delay": 0.001},
+    {"retries": 1, "retry_delay": 0.001, "timeout": 0.005},
+])
+async def test_records_keep_no_argument_values_of_failed_attempts(
+    options: dict[str, Any],
+) -> None:
+    """As for any task's error (#10): the attempts' errors and the final one keep their
+    lines, not the frames' locals, so an argument is freed with the run's data."""
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    @task(**options)
+    async def fails(x: Big) -> None:
+        if "timeout" in options:
+            await asyncio.sleep(10)
+        raise ValueError("no")
+
+    big = Big()
+    freed = weakref.ref(big)
+    async with Run("r", raise_errors=False) as run:
+        fails(big)
+    del big
+    gc.collect()
+    assert freed() is None
+    assert run.tasks[0].attempts  # the records are still there
