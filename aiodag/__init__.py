@@ -14,6 +14,8 @@ into OpenTelemetry traces, ``aiodag.viz`` draws them with Graphviz.
 from .decorator import TaskFunction, task
 from .errors import UpstreamError
 from .events import (
+    Attempt,
+    AttemptFailed,
     Dependency,
     DependencyKind,
     Event,
@@ -25,15 +27,19 @@ from .events import (
     TaskStatus,
 )
 from .handle import TaskHandle
+from .outcome import Outcome, outcome
 from .runner import run, wait_for_tasks
 from .runs import Run, TaskRecord
 from .sinks import add_sink, remove_sink
 from .typing import Sink
 
 __all__ = [
+    "Attempt",
+    "AttemptFailed",
     "Dependency",
     "DependencyKind",
     "Event",
+    "Outcome",
     "Run",
     "RunFinished",
     "RunStarted",
@@ -47,6 +53,7 @@ __all__ = [
     "TaskStatus",
     "UpstreamError",
     "add_sink",
+    "outcome",
     "remove_sink",
     "run",
     "task",

@@ -92,8 +92,9 @@ class WaitBreakdown(NamedTuple):
     """Where one task's time went, from its call to its end (seconds).
 
     ``dependency_wait`` ran from the call until its last upstream finished (its *last
-    arrival*, ``released_by``); ``loop_wait`` from then until the body began, time the
-    loop spent on other steps (or blocked); ``running`` is the body's time.  Fields
+    arrival*, ``released_by``); then ``limit_wait``, if a concurrency limit held it back,
+    and ``loop_wait``, time the loop spent on other steps (or blocked), until the body
+    began; ``running`` is the body's time.  Fields
     not reached are ``None``.
     """
 
@@ -101,6 +102,9 @@ class WaitBreakdown(NamedTuple):
     loop_wait: float | None
     running: float | None
     released_by: Hashable | None
+    limit_wait: float | None = None
+    """Seconds it was ready but waited for a slot of a ``limit`` (``None``: no limit
+    applied); not counted in ``loop_wait``."""
 
 
 def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakdown]:
@@ -141,10 +145,12 @@ def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakd
                         and upstream.finished > ready:
                     ready, released_by = upstream.finished, upstream_id
         ready = min(ready, started)
+        limit_wait = getattr(record, "limit_wait", None)
         result[record.id] = WaitBreakdown(
             ready - record.created,
-            started - ready,
+            started - ready if limit_wait is None else max(0.0, started - ready - limit_wait),
             None if finished is None else finished - started,
             released_by,
+            limit_wait,
         )
     return result

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
+from .controls import Controls, describe, make_controls, merge_controls
 from .deps import plan_args
 from .handle import TaskHandle
 
@@ -56,6 +57,8 @@ class TaskFunction(Generic[T, Params]):
     takes ``Params``.  The call itself is typed ``(*Any, **Any)``, since any argument may
     be a handle standing for its value, which Python's type system cannot express; the
     mypy plugin ``aiodag.mypy`` checks calls against ``Params`` that way.
+    The execution options (``retries``, ``timeout``, ``limit``, ...) are those of
+    :func:`task`.
     """
 
     def __init__(
@@ -66,6 +69,14 @@ class TaskFunction(Generic[T, Params]):
         name: str | None = None,
         executor: Executor | None = None,
         context: contextvars.Context | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_backoff: float = 2.0,
+        retry_max_delay: float | None = None,
+        retry_jitter: float = 0.1,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        timeout: float | None = None,
+        limit: int | None = None,
     ) -> None:
         # First, and without merging fn.__dict__: a callable object's own attributes
         # (a `name`, an `fn`) must not overwrite the wrapper's.
@@ -90,6 +101,12 @@ class TaskFunction(Generic[T, Params]):
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"task(): name must be a non-empty string, got {self.name!r}")
         self.ref_prefix = self.name + "#"
+        self.controls: Controls | None = make_controls(
+            retries=retries, retry_delay=retry_delay, retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay, retry_jitter=retry_jitter, retry_on=retry_on,
+            timeout=timeout, limit=limit,
+        )
+        """Retries, timeout and limit (``None``: none of them; see :mod:`aiodag.controls`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[T]:
         """Schedule the task on the running loop and return its handle at once."""
@@ -116,17 +133,19 @@ class TaskFunction(Generic[T, Params]):
         # the bound task's parameters lose their first, as a bound method's do).
         if obj is None:
             return self
-        return TaskFunction(
+        bound = TaskFunction(
             types.MethodType(self.fn, obj),
             self.exogenous,
             name=self.name,
             executor=self.executor,
             context=self.context,
         )
+        bound.controls = self.controls  # the same options, and the same limit's slots
+        return bound
 
     def __repr__(self) -> str:
         deps = f" +{len(self.exogenous)} exogenous" if self.exogenous else ""
-        return f"<aiodag task {self.name!r}{deps}>"
+        return f"<aiodag task {self.name!r}{deps}{describe(self.controls)}>"
 
 
 class TaskDecorator(Protocol):
@@ -146,6 +165,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> TaskFunction[T, P]: ...
 @overload
 def task(
@@ -155,6 +182,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> TaskFunction[T, P]: ...
 @overload
 def task(
@@ -164,6 +199,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> TaskFunction[T, P]: ...
 @overload
 def task(
@@ -173,6 +216,14 @@ def task(
     name: str | None = ...,
     executor: Executor | None = ...,
     context: contextvars.Context | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    retry_backoff: float = ...,
+    retry_max_delay: float | None = ...,
+    retry_jitter: float = ...,
+    retry_on: tuple[type[BaseException], ...] = ...,
+    timeout: float | None = ...,
+    limit: int | None = ...,
 ) -> TaskDecorator: ...
 def task(
     fn: Callable[..., Any] | None = None,
@@ -181,6 +232,14 @@ def task(
     name: str | None = None,
     executor: Executor | None = None,
     context: contextvars.Context | None = None,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    retry_backoff: float = 2.0,
+    retry_max_delay: float | None = None,
+    retry_jitter: float = 0.1,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    timeout: float | None = None,
+    limit: int | None = None,
 ) -> TaskFunction[Any] | TaskDecorator:
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
@@ -190,7 +249,22 @@ def task(
       (usually other handles) to wait for whose results are not passed to ``fn``.
     * ``context=``: run the task in that :class:`contextvars.Context` (as
       ``asyncio.create_task(..., context=)``), instead of a copy of the caller's.
-    * Wrapping a task again adds its ``deps`` to the ones it has; it adds no layer.
+    * Wrapping a task again adds its ``deps`` to the ones it has; it adds no layer (and
+      keeps its options, except those given again with other than their defaults).
+
+    Execution options (see :mod:`aiodag.controls`; every call uses none by default):
+
+    * ``retries=N``: run the body up to N more times when it raises an exception
+      matching ``retry_on`` (default: any ``Exception``).  Before retry ``n`` it sleeps
+      ``retry_delay * retry_backoff ** (n - 1)`` seconds, at most ``retry_max_delay``,
+      spread by ``+-retry_jitter`` (a fraction).  One handle whatever the attempts; only
+      the last one's outcome counts; :attr:`~aiodag.TaskRecord.attempts` keeps them all.
+    * ``timeout=seconds``: each attempt may run that long, from the start of its body
+      (waiting for upstreams or a slot does not count); then it ends with
+      :class:`TimeoutError` (:attr:`~aiodag.TaskRecord.timed_out`), which ``retry_on``
+      may retry.
+    * ``limit=N``: at most N calls of this function run their body at once; the others
+      wait, ``pending``, for a slot (also ``Run(limit=N)`` for a whole run).
 
     >>> @task
     ... async def fetch(key):
@@ -198,6 +272,12 @@ def task(
     >>> async def main():
     ...     return await fetch("a")
     """
+    options: dict[str, Any] = {
+        "retries": retries, "retry_delay": retry_delay, "retry_backoff": retry_backoff,
+        "retry_max_delay": retry_max_delay, "retry_jitter": retry_jitter,
+        "retry_on": retry_on, "timeout": timeout, "limit": limit,
+    }
+    make_controls(**options)  # checked at once, also for @task(...) before the function
     for dep in deps:
         if not isinstance(dep, asyncio.Future):
             raise TypeError(
@@ -207,15 +287,18 @@ def task(
     if fn is None:
         if deps:
             raise TypeError("task(): give the function first, then its dependencies")
-        return lambda f: task(f, name=name, executor=executor, context=context)
+        return lambda f: task(f, name=name, executor=executor, context=context,
+                              **options)
     if isinstance(fn, TaskFunction):
-        return TaskFunction(
+        again = TaskFunction(
             fn.fn,
             fn.exogenous + deps,
             name=fn.name if name is None else name,
             executor=fn.executor if executor is None else executor,
             context=fn.context if context is None else context,
         )
+        again.controls = merge_controls(fn.controls, options)
+        return again
     if not callable(fn):
         raise TypeError(f"task() needs a function (async def or def), got {fn!r}")
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
@@ -223,4 +306,4 @@ def task(
             f"task() cannot run generator {fn!r}: a task returns one result; "
             "collect the items into a list inside an async def instead"
         )
-    return TaskFunction(fn, deps, name=name, executor=executor, context=context)
+    return TaskFunction(fn, deps, name=name, executor=executor, context=context, **options)

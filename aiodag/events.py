@@ -11,11 +11,13 @@ The order for one task is always::
 
     TaskCreated  ->  [TaskStarted]  ->  TaskFinished
 
-``TaskStarted`` is missing for a task that never ran (an upstream failed or it was
-cancelled first).  ``TaskCreated`` is emitted in the *caller's* context, at the moment
-of the call; ``TaskStarted`` and ``TaskFinished`` are emitted inside the task's own
-asyncio task, just before and just after the function body, so a sink can set context
-variables (the current OpenTelemetry span, say) that the body sees.
+A task with retries or a timeout (see :mod:`aiodag.controls`) also reports
+:class:`AttemptFailed` for each attempt that failed, between its ``TaskStarted`` and its
+``TaskFinished``.  ``TaskStarted`` is missing for a task that never ran (an upstream
+failed or it was cancelled first).  ``TaskCreated`` is emitted in the *caller's*
+context, at the moment of the call; ``TaskStarted`` and ``TaskFinished`` are emitted
+inside the task's own asyncio task, just before and just after the function body, so a
+sink can set context variables (the current OpenTelemetry span, say) that the body sees.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOCK_ANCHOR",
+    "Attempt",
+    "AttemptFailed",
     "ClockAnchor",
     "Dependency",
     "DependencyKind",
@@ -162,6 +166,9 @@ class TaskStarted:
     ts: int
     ready_ts: int | None = None
     released_by: int | None = None
+    limit_wait_ns: int | None = None
+    """Of ``ts - ready_ts``, the part spent waiting for a slot of a ``limit`` (the rest
+    is the loop's); ``None`` when no limit applied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,5 +205,41 @@ class LoopBlocked:
     ts: int
 
 
-Event = RunStarted | RunFinished | TaskCreated | TaskStarted | TaskFinished | LoopBlocked
+class Attempt(NamedTuple):
+    """One run of a task's body, of a task with retries or a timeout
+    (:attr:`aiodag.TaskRecord.attempts`).  Timestamps as the events'."""
+
+    number: int
+    """1 for the first attempt, 2 for the first retry, ..."""
+    started_ns: int
+    finished_ns: int
+    error: BaseException | None
+    """What the attempt raised (``None``: it returned)."""
+    timed_out: bool = False
+    """It ran over the task's ``timeout`` (``error`` is then a :class:`TimeoutError`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFailed:
+    """An attempt of a task's body raised (or ran over its ``timeout``).
+
+    ``retry_in`` is the delay in seconds before the next attempt, ``None`` if there is
+    none (the task ends ``failed`` with this ``error``, reported by ``TaskFinished``).
+    Only tasks with ``retries`` or a ``timeout`` report attempts (see
+    :mod:`aiodag.controls`).
+    """
+
+    task_id: int
+    attempt: int
+    error: BaseException
+    started_ts: int
+    ts: int
+    timed_out: bool
+    retry_in: float | None
+
+
+Event = (
+    RunStarted | RunFinished | TaskCreated | TaskStarted | TaskFinished | LoopBlocked
+    | AttemptFailed
+)
 """Any event a sink can receive."""

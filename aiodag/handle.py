@@ -36,6 +36,7 @@ import types
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import controls as _controls
 from . import sinks
 from .deps import ALL_FUTURES, ArgPlan, resolve
 from .ending import settle, settle_now
@@ -105,13 +106,14 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         "_sinks",
         "_spec",
         "_trouble",    # an upstream failed or was cancelled
+        "_waiter",     # while waiting for a slot (aiodag.controls)
         "id",
     )
 
     _phase: int
     _home: asyncio.AbstractEventLoop
     _context: contextvars.Context | None
-    _early: list[tuple[Any, contextvars.Context]] | None
+    _early: list[tuple[Any, Any]] | None  # (fn, context), or (None, name)
     _spec: TaskFunction[T]
     _run: Run | None
     _record: TaskRecord | None
@@ -122,6 +124,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
     _pending: int
     _body: Any
     _end_ns: int
+    _waiter: asyncio.Future[None] | None
 
     def __init__(
         self,
@@ -228,8 +231,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         except BaseException:
             alive.discard(self)
             self._unregister()
-            if run is not None and self._record is not None:
-                run._discard(self._record)
+            record: TaskRecord | None = self._record  # (set by report_created)
+            if run is not None and record is not None:
+                run._discard(record)
             raise
         if self._source_traceback:  # type: ignore[attr-defined]  # debug mode: where made
             self._trim_source_traceback()
@@ -257,6 +261,8 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         if self._phase == WAITING or not _done(self):
             if self._phase == WAITING:
                 return PENDING
+            if getattr(self, "_waiter", None) is not None:
+                return PENDING  # waiting for a slot (aiodag.controls)
             record = self._record
             if record is not None:
                 return record.status
@@ -283,7 +289,11 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             coro = self._stop_for_upstream()
         else:
             self._deps = None  # every upstream has ended: none holds this handle any more
-            if self._record is None and not self._sinks:
+            if _controls.in_use and _controls.applies(self):
+                # Options in use (retries, timeout, limits): aiodag.controls takes the
+                # slots, starts the body and runs its attempts.
+                coro = _controls.driven(self, _resolved, args, kwargs, plan)
+            elif self._record is None and not self._sinks:
                 coro = self._body_of(args, kwargs, plan)
             else:
                 # The body is made when `observed` begins: a task cancelled before its
@@ -525,6 +535,16 @@ def _is_done(fut: asyncio.Future[Any]) -> bool:
     if isinstance(fut, TaskHandle):
         return fut._phase != WAITING and _done(fut)
     return fut.done()
+
+
+def _resolved(args: tuple[Any, ...], kwargs: dict[str, Any],
+              plan: ArgPlan | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's arguments with every upstream replaced by its result."""
+    if plan is ALL_FUTURES:
+        return tuple(map(_result, args)), kwargs
+    if plan is not None:
+        return resolve(plan, args, kwargs)
+    return args, kwargs
 
 
 async def _raising(error: BaseException) -> Any:

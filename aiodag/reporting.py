@@ -18,6 +18,7 @@ from .deps import ALL_FUTURES, ArgPlan
 from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskStatus
 from .introspection import AsyncioFace
 from .labels import format_call, short_repr
+from .outcome import with_outcome_edges
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -50,15 +51,20 @@ def report_created(
         if plan is ALL_FUTURES and not spec.exogenous:
             # Every dependency is a data argument (the common case): no lookups.
             dependencies = tuple([
-                _new_tuple(Dependency, (fut.id, DATA))
+                _new_tuple(Dependency, (fut.id, DATA))  # type: ignore[attr-defined]
                 for fut in deps if isinstance(fut, AsyncioFace)
             ])
+            data: Sequence[asyncio.Future[Any]] = args
         else:
             data = () if plan is None else args if plan is ALL_FUTURES else plan.futures
             dependencies = tuple([
-                _new_tuple(Dependency, (fut.id, DATA if fut in data else EXOGENOUS))
+                _new_tuple(Dependency, (fut.id,  # type: ignore[attr-defined]
+                                         DATA if fut in data else EXOGENOUS))
                 for fut in deps if isinstance(fut, AsyncioFace)
             ])
+        if len(dependencies) != len(deps):
+            # an `outcome(h)` among the dependencies is an edge from h
+            dependencies = with_outcome_edges(deps, dependencies, data)
     else:
         dependencies = ()
     not_ready = handle._pending > 0 or handle._trouble
@@ -77,12 +83,12 @@ def report_created(
     arg_reprs = tuple(map(_ref, args))
     kwarg_reprs = tuple([(k, _ref(v)) for k, v in kwargs.items()]) if kwargs else ()
     label = format_call(name, arg_reprs, kwarg_reprs)
-    record = None
+    made: TaskRecord | None = None
     if run is not None:
-        handle._record = record = run._add(handle.id, name, label, dependencies, ts,
-                                           caller_id)
+        handle._record = made = run._add(handle.id, name, label, dependencies, ts,
+                                         caller_id)
         if not_ready:
-            record.ready_ns = None
+            made.ready_ns = None
     try:
         emit(slots, TaskCreated(
             handle.id, name, label, run.id if run is not None else None,
@@ -90,9 +96,9 @@ def report_created(
         ))
     except BaseException:
         # A sink raised SystemExit or the like: no task is created after all.
-        if record is not None:
+        if made is not None:
             assert run is not None
-            run._discard(record)
+            run._discard(made)
             handle._record = None
         raise
 

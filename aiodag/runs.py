@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from .analysis import WaitBreakdown, critical_path, status_counts, wait_breakdown
 from .blocking import LoopWatch, unwatch_loop, watch_loop
+from .controls import ControlFacts, run_limit  # seam: issue 13
 from .errors import (
     failure_source,
     is_handled,
@@ -37,6 +38,7 @@ from .errors import (
     mark_passed_on,
 )
 from .events import (
+    Attempt,
     ClockAnchor,
     Dependency,
     LoopBlocked,
@@ -44,6 +46,7 @@ from .events import (
     RunStarted,
     TaskStatus,
 )
+from .failfast import absorb_stop, check_fail_fast, stop_run  # seam: issue 13
 from .keepalive import alive_handles
 from .labels import format_call
 from .sinks import SinkSlot, emit, global_slots, make_slots
@@ -63,6 +66,7 @@ class TaskRecord:
     """
 
     __slots__ = (
+        "_controls",  # seam: issue 13 (set only for tasks under controls: controls.py)
         "_label",
         "caller_id",
         "created_ns",
@@ -77,6 +81,7 @@ class TaskRecord:
         "started_ns",
         "status",
     )
+    _controls: ControlFacts  # (a slot, unset for tasks without retries, timeout or limit)
 
     def __init__(
         self,
@@ -164,10 +169,13 @@ class TaskRecord:
     @property
     def loop_wait(self) -> float | None:
         """Seconds it was ready but not yet running: the loop was busy with other steps
-        (or blocked).  ``None`` if it never started."""
+        (or blocked); a wait for a slot of a limit is not counted (``limit_wait``).
+        ``None`` if it never started."""
         if self.started_ns is None or self.ready_ns is None:
             return None
-        return (self.started_ns - self.ready_ns) / 1e9
+        waited = (self.started_ns - self.ready_ns) / 1e9
+        limit_wait = self.limit_wait  # seam: issue 13
+        return waited if limit_wait is None else max(0.0, waited - limit_wait)
 
     @property
     def handled(self) -> bool:
@@ -179,6 +187,28 @@ class TaskRecord:
         return self.status is TaskStatus.FAILED and self.error is not None and is_handled(
             self.error
         )
+
+    # seam: issue 13 -- what the execution controls recorded (controls.py)
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """Each run of the body, in order, for a task with ``retries`` or a ``timeout``
+        (empty for other tasks, and before the first attempt ends)."""
+        facts: ControlFacts | None = getattr(self, "_controls", None)
+        return () if facts is None else facts.attempts
+
+    @property
+    def timed_out(self) -> bool:
+        """True for a ``failed`` task whose last attempt ran over its ``timeout``."""
+        attempts = self.attempts
+        return self.status is TaskStatus.FAILED and bool(attempts) and attempts[-1].timed_out
+
+    @property
+    def limit_wait(self) -> float | None:
+        """Seconds it was ready but waited for a slot of a ``limit`` (its task's or its
+        run's); ``None`` if no limit applied to it (or it has not got a slot yet)."""
+        facts: ControlFacts | None = getattr(self, "_controls", None)
+        ns = None if facts is None else facts.limit_wait_ns
+        return None if ns is None else ns / 1e9
 
     @property
     def wait(self) -> float | None:
@@ -219,7 +249,18 @@ class _State(enum.Enum):
 
 
 class Run:
-    """One pipeline run: a scope for its tasks, their sinks, and the record of the DAG."""
+    """One pipeline run: a scope for its tasks, their sinks, and the record of the DAG.
+
+    ``sinks`` see this run's tasks; ``raise_errors=False`` ends the block quietly even
+    if tasks failed (``failures`` lists them); ``block_threshold`` (seconds, or ``None``)
+    reports steps that hold the event loop.  Execution controls (see
+    :mod:`aiodag.controls`): ``limit=N`` runs at most N bodies of the run's tasks at
+    once (the others wait, ``pending``, for a slot); ``fail_fast=True`` makes the first
+    failure cancel the rest of the run, as :class:`asyncio.TaskGroup` does.
+
+    >>> async with aiodag.Run("crawl", limit=8, fail_fast=True) as run:
+    ...     store(fetch("a"))
+    """
 
     def __init__(
         self,
@@ -228,6 +269,8 @@ class Run:
         sinks: Iterable[Sink] = (),
         raise_errors: bool = True,
         block_threshold: float | None = 0.1,
+        limit: int | None = None,
+        fail_fast: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Run name must be a non-empty string, got {name!r}")
@@ -241,6 +284,13 @@ class Run:
                 f"got {block_threshold!r}; e.g. 0.1 reports steps that hold the loop 100 ms"
             )
         self.block_threshold = block_threshold
+        # seam: issue 13 -- execution controls of the whole run (controls.py, failfast.py)
+        self._limit = run_limit(limit)
+        """At most this many bodies of the run's tasks at once (``None``: no limit)."""
+        self.fail_fast = check_fail_fast(fail_fast)
+        """The first failure of a task cancels the rest of the run (see failfast.py)."""
+        self._stopped_by: str | None = None
+        self._owner_cancelled = False
         self.loop_blocks: list[LoopBlocked] = []
         """Every step of the run's tasks that held the event loop for
         ``block_threshold`` seconds or more, in order (see :mod:`aiodag.blocking`)."""
@@ -357,6 +407,9 @@ class Run:
         assert self._token is not None
         _current_run.reset(self._token)
         self._state = _State.CLOSING
+        absorbed = False
+        if self._stopped_by is not None:  # seam: issue 13 -- fail_fast's own cancellation
+            absorbed, et, exc = absorb_stop(self, et, exc)
         cancelled = et is not None and issubclass(et, asyncio.CancelledError)
         body_error = exc if exc is not None and not cancelled else None
         # The block awaited a task and got its failure: the failure is the tasks', so
@@ -415,7 +468,7 @@ class Run:
             raise BaseExceptionGroup(
                 f"run {self.name!r}: {n} error{'s' if n != 1 else ''}", errors
             )
-        return False
+        return absorbed  # seam: issue 13 -- True: swallow fail_fast's CancelledError
 
     def _cancel_unfinished(self) -> None:
         for handle in list(alive_handles(self._loop)):
@@ -462,6 +515,8 @@ class Run:
         record.error = error
         if root:
             self._failures[id(error)] = error
+        if self.fail_fast:  # seam: issue 13 -- the first failure stops the run
+            stop_run(self, record)
         # The record keeps the error's traceback (its lines) but not the argument values
         # in the body's frames (#10).  Only the body's own frames, which have ended: a
         # traceback can also hold frames of code that is still running (an error raised

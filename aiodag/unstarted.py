@@ -51,7 +51,7 @@ class UnstartedFace(AsyncioFace):
             return
         entry = (fn, context if context is not None else contextvars.copy_context())
         if self._early is None:
-            self._early = [entry]
+            self._early = [entry]  # type: ignore[misc]
         else:
             self._early.append(entry)
 
@@ -61,7 +61,7 @@ class UnstartedFace(AsyncioFace):
             return super().remove_done_callback(fn)  # type: ignore[misc,no-any-return]
         early = self._early or []
         kept = [entry for entry in early if entry[0] is None or entry[0] != fn]
-        self._early = kept or None
+        self._early = kept or None  # type: ignore[misc]
         return len(early) - len(kept)
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
@@ -81,10 +81,10 @@ class UnstartedFace(AsyncioFace):
         # asyncio; afterwards the entry stays, alone, for get_name().
         if self._phase != _WAITING:
             super().set_name(value)  # type: ignore[misc]
-            self._early = [(None, str(value))]
+            self._early = [(None, str(value))]  # type: ignore[misc]
             return
         early = [entry for entry in self._early or () if entry[0] is not None]
-        self._early = [(None, str(value)), *early]
+        self._early = [(None, str(value)), *early]  # type: ignore[misc]
 
     def get_context(self) -> contextvars.Context:
         """As :meth:`asyncio.Task.get_context`."""

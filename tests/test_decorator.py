@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import contextvars
 import gc
+import sys
 import threading
 import warnings
 import weakref

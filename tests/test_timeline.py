@@ -222,6 +222,7 @@ class FakeTask:
     created: float | None = None
     ready: float | None = None
     error: BaseException | None = None
+    limit_wait: float | None = None
 
     @property
     def label(self) -> str:
@@ -302,6 +303,26 @@ def test_waits_are_split_at_ready_when_the_record_has_it(tmp_path: Path) -> None
     assert near(arrow, deps_wait.x1, bar_b.cy, tol=40)  # ready = when the upstream ended
     assert drawing.box("wait-3").x1 == pytest.approx(drawing.box("task-3").x0, abs=0.01)
     assert "waiting for the loop" in drawing.texts()
+
+
+def test_a_wait_for_a_slot_is_drawn_apart_from_the_loops(tmp_path: Path) -> None:
+    """ready → start splits into the loop's part, then the slot of a limit's (issue 13)."""
+    tasks = [
+        FakeTask(1, "a", (), 0.0, 1.0, created=0.0),
+        FakeTask(2, "b", ((1, "data"),), 2.0, 2.5, created=0.2, ready=1.0, limit_wait=0.8),
+    ]
+    drawing = Drawing(aiodag.viz.timeline(FakeRun("w", tasks), tmp_path / "w.svg", waits=True))
+    bar_b = drawing.box("task-2")
+    deps_wait, loop_wait = drawing.box("wait-deps-2"), drawing.box("wait-loop-2")
+    limit_wait = drawing.box("wait-limit-2")
+    assert deps_wait.x1 == pytest.approx(loop_wait.x0, abs=0.01)
+    assert loop_wait.x1 == pytest.approx(limit_wait.x0, abs=0.01)
+    assert limit_wait.x1 == pytest.approx(bar_b.x0, abs=0.01)
+    # 0.2 s of loop wait, 0.8 s of slot wait: widths in that ratio.
+    assert (limit_wait.x1 - limit_wait.x0) == pytest.approx(4 * (loop_wait.x1 - loop_wait.x0),
+                                                            rel=0.02)
+    assert "waiting for a slot (limit)" in drawing.texts()
+    assert drawing.ids("wait-limit-") == ["wait-limit-2"]
 
 
 async def test_text_from_the_run_is_shown_literally(tmp_path: Path) -> None:

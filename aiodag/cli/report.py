@@ -89,8 +89,12 @@ def _where_the_time_went(run: RunLike, tasks: Sequence[TaskLike]) -> list[str]:
     waits = []
     for t in tasks:
         ready = getattr(t, "ready", None)
-        if ready is not None and t.started is not None and t.started - ready >= LOOP_WAIT_SHOWN:
-            waits.append((t.started - ready, t))
+        if ready is None or t.started is None:
+            continue
+        # A wait for a slot of a concurrency limit is not the loop's (issue 13).
+        loop_wait = t.started - ready - (getattr(t, "limit_wait", None) or 0.0)
+        if loop_wait >= LOOP_WAIT_SHOWN:
+            waits.append((loop_wait, t))
     if waits:
         waits.sort(key=lambda pair: -pair[0])
         shown = ", ".join(f"{t.label} {wait:.3f} s" for wait, t in waits[:5])

@@ -6,8 +6,10 @@ the ``aiodag.`` namespace, as OpenTelemetry's naming rules ask of non-standard
 attributes.
 
 A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS`,
-:data:`TASK_WAIT_S` (when it ran), :data:`TASK_CALLER_ID` (when another task called it)
-and :data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies); each of
+:data:`TASK_WAIT_S` (when it ran), :data:`TASK_CALLER_ID` (when another task called it),
+:data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies), and
+:data:`TASK_ATTEMPTS` / :data:`TASK_TIMED_OUT` (retried / timed-out tasks, with an
+:data:`ATTEMPT_FAILED_EVENT` per retried attempt); each of
 its links to an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is
 a data dependency).  A task with more dependencies than the provider keeps links also
 carries :data:`TASK_UPSTREAM_IDS`.  A run span carries :data:`RUN_NAME`, :data:`RUN_ID`
@@ -23,6 +25,10 @@ from types import MappingProxyType
 from ..events import TaskStatus
 
 __all__ = [
+    "ATTEMPT",
+    "ATTEMPT_DURATION_S",
+    "ATTEMPT_FAILED_EVENT",
+    "ATTEMPT_TIMED_OUT",
     "BLOCKED_S",
     "DEPENDENCY_KIND",
     "LOOP_BLOCKED_EVENT",
@@ -30,6 +36,7 @@ __all__ = [
     "MAX_ARG_LENGTH",
     "MAX_CRITICAL_PATH",
     "MAX_DESCRIPTION",
+    "RETRY_DELAY_S",
     "RUN_CANCELLED",
     "RUN_CRITICAL_PATH",
     "RUN_CRITICAL_PATH_LENGTH",
@@ -42,15 +49,18 @@ __all__ = [
     "RUN_TASKS",
     "RUN_TASK_COUNTS",
     "TASK_ARGS",
+    "TASK_ATTEMPTS",
     "TASK_CALLER_ID",
     "TASK_EXOGENOUS_UPSTREAM_IDS",
     "TASK_FAILED_UPSTREAM",
     "TASK_ID",
     "TASK_KWARGS",
     "TASK_LABEL",
+    "TASK_LIMIT_WAIT_S",
     "TASK_LOOP_WAIT_S",
     "TASK_RELEASED_BY",
     "TASK_STATUS",
+    "TASK_TIMED_OUT",
     "TASK_UPSTREAM_IDS",
     "TASK_WAIT_S",
 ]
@@ -68,6 +78,9 @@ TASK_WAIT_S = "aiodag.task.wait_s"
 TASK_LOOP_WAIT_S = "aiodag.task.loop_wait_s"
 """Seconds the task was ready (its last upstream had finished) before its body began:
 time the event loop spent on other steps.  Tasks of a run."""
+TASK_LIMIT_WAIT_S = "aiodag.task.limit_wait_s"
+"""Seconds the task was ready but waited for a slot of a concurrency ``limit`` (not
+counted in :data:`TASK_LOOP_WAIT_S`); absent when no limit applied."""
 TASK_RELEASED_BY = "aiodag.task.released_by"
 """The id of the upstream whose end made the task ready (its last arrival)."""
 LOOP_BLOCKED_EVENT = "aiodag.loop_blocked"
@@ -97,6 +110,28 @@ TASK_EXOGENOUS_UPSTREAM_IDS = "aiodag.task.exogenous_upstream_ids"
 """The ids of the task's exogenous upstreams (int array): Jaeger drops link attributes."""
 TASK_CALLER_ID = "aiodag.task.caller_id"
 """The id of the task whose body called this task (int); absent if plain code called it."""
+
+TASK_ATTEMPTS = "aiodag.task.attempts"
+"""How many times the body ran (int), on the span of a task with ``retries`` whose first
+attempt failed; absent when it ran once."""
+TASK_TIMED_OUT = "aiodag.task.timed_out"
+"""True on the span of a task that failed because it ran over its ``timeout``; absent
+otherwise."""
+ATTEMPT_FAILED_EVENT = "aiodag.attempt_failed"
+"""The name of the span event of an attempt that failed and was retried (see
+:class:`aiodag.events.AttemptFailed`), at the attempt's end.  It carries
+``exception.type`` and ``exception.message`` (OpenTelemetry's names), :data:`ATTEMPT`,
+:data:`ATTEMPT_DURATION_S`, :data:`RETRY_DELAY_S` and, if it ran over its timeout,
+:data:`ATTEMPT_TIMED_OUT`.  The last attempt's failure is the span's own exception
+event and ERROR status, as for any failed task."""
+ATTEMPT = "aiodag.attempt"
+"""On an ``aiodag.attempt_failed`` event: the attempt's number (1 for the first)."""
+ATTEMPT_DURATION_S = "aiodag.attempt.duration_s"
+"""On an ``aiodag.attempt_failed`` event: seconds the attempt ran."""
+ATTEMPT_TIMED_OUT = "aiodag.attempt.timed_out"
+"""On an ``aiodag.attempt_failed`` event: True if the attempt ran over its timeout."""
+RETRY_DELAY_S = "aiodag.retry.delay_s"
+"""On an ``aiodag.attempt_failed`` event: seconds slept before the next attempt."""
 
 # -- links -----------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ class SpanRecord:
     """What is kept of one aiodag span (a run's or a task's): small, for 1,000,000s."""
 
     __slots__ = (
+        "attempts",
         "blocks",
         "caller_id",
         "end",
@@ -72,6 +73,7 @@ class SpanRecord:
         "exogenous",
         "failed",
         "label",
+        "limit_wait_s",
         "links",
         "loop_wait_s",
         "makespan",
@@ -84,6 +86,7 @@ class SpanRecord:
         "start",
         "status",
         "task_id",
+        "timed_out",
         "trace",
         "wait_s",
     )
@@ -104,6 +107,7 @@ class SpanRecord:
     """The task's body ran (the span has ``aiodag.task.wait_s``)."""
     wait_s: float | None
     loop_wait_s: float | None
+    limit_wait_s: float | None
     released_by: int | None
     blocks: list[tuple[int, float, str]]
     """The ``aiodag.loop_blocked`` events: (when it ended, ns since the epoch; seconds
@@ -114,6 +118,8 @@ class SpanRecord:
     """``(span id, aiodag.dependency.kind or None)`` per link."""
     exogenous: frozenset[int] | None
     caller_id: int | None
+    attempts: int | None
+    timed_out: bool
     failed: bool
     """The span's status is ERROR."""
     error_type: str | None
@@ -130,12 +136,15 @@ _WANTED: dict[str, int] = {
     attr.TASK_STATUS: _STR,
     attr.TASK_WAIT_S: _DOUBLE,
     attr.TASK_LOOP_WAIT_S: _DOUBLE,
+    attr.TASK_LIMIT_WAIT_S: _DOUBLE,
     attr.TASK_RELEASED_BY: _INT,
     attr.RUN_NAME: _STR,
     attr.RUN_ID: _PRESENT,
     attr.RUN_MAKESPAN_S: _DOUBLE,
     attr.TASK_EXOGENOUS_UPSTREAM_IDS: _INT_ARRAY,
     attr.TASK_CALLER_ID: _INT,
+    attr.TASK_ATTEMPTS: _INT,
+    attr.TASK_TIMED_OUT: _PRESENT,
 }
 _EXPECTED = {_INT: "an integer", _STR: "a string", _DOUBLE: "a number",
              _INT_ARRAY: "an array of integers"}
@@ -223,6 +232,7 @@ def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end
     span.ran = attr.TASK_WAIT_S in found
     span.wait_s = _seconds(found, attr.TASK_WAIT_S)
     span.loop_wait_s = _seconds(found, attr.TASK_LOOP_WAIT_S)
+    span.limit_wait_s = _seconds(found, attr.TASK_LIMIT_WAIT_S)
     span.released_by = found.get(attr.TASK_RELEASED_BY)
     span.run_name = found.get(attr.RUN_NAME)
     makespan = found.get(attr.RUN_MAKESPAN_S)
@@ -234,6 +244,8 @@ def _record(sid: str, trace: str, parent: str | None, name: Any, start: int, end
     exogenous = found.get(attr.TASK_EXOGENOUS_UPSTREAM_IDS)
     span.exogenous = None if exogenous is None else frozenset(exogenous)
     span.caller_id = found.get(attr.TASK_CALLER_ID)
+    span.attempts = found.get(attr.TASK_ATTEMPTS)
+    span.timed_out = attr.TASK_TIMED_OUT in found
     span.failed = failed
     span.blocks = blocks or []
     error_type, error_message = error

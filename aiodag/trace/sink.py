@@ -48,6 +48,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import __version__
 from ..events import (
     CLOCK_ANCHOR,
+    AttemptFailed,
     DependencyKind,
     Event,
     LoopBlocked,
@@ -198,6 +199,7 @@ class OpenTelemetrySink:
             TaskCreated: self._task_created,
             TaskStarted: self._task_started,
             LoopBlocked: self._loop_blocked,
+            AttemptFailed: self._attempt_failed,
             TaskFinished: self._task_finished,
             RunStarted: self._run_started,
             RunFinished: self._run_finished,
@@ -322,8 +324,11 @@ class OpenTelemetrySink:
             parent, offset = run.context, run.offset
         if created.caller_id is not None:
             attrs[attr.TASK_CALLER_ID] = created.caller_id
+        limit_wait = event.limit_wait_ns
+        if limit_wait is not None:
+            attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
         if event.ready_ts is not None:  # the wait breakdown: the loop's part, and why
-            attrs[attr.TASK_LOOP_WAIT_S] = (ts - event.ready_ts) / 1e9
+            attrs[attr.TASK_LOOP_WAIT_S] = max(0, ts - event.ready_ts - (limit_wait or 0)) / 1e9
             if event.released_by is not None:
                 attrs[attr.TASK_RELEASED_BY] = event.released_by
         if self._capture_args:
@@ -365,6 +370,36 @@ class OpenTelemetrySink:
             {attr.BLOCKED_S: event.duration_ns / 1e9, "code.location": event.where},
             timestamp=event.ts + offset,
         )
+
+    def _attempt_failed(self, event: AttemptFailed) -> None:
+        # Span events on the task's one span, not a child span per attempt: the task
+        # stays one span, linked to its upstreams and dependents (the DAG), while
+        # Jaeger lists the events in order under the span's "Logs", each at its time
+        # and marked on the span's bar.  Child spans would also take the spans that
+        # instrumented libraries make in the body away from the task span.
+        state = self._tasks.get(event.task_id)
+        if state is None or state.span is None:
+            return
+        span = state.span
+        if event.retry_in is None:  # the last attempt: its error is the task's own
+            if event.timed_out:
+                span.set_attribute(attr.TASK_TIMED_OUT, True)
+            if event.attempt > 1:
+                span.set_attribute(attr.TASK_ATTEMPTS, event.attempt)
+            return
+        span.set_attribute(attr.TASK_ATTEMPTS, event.attempt + 1)
+        offset = _CLOCK_OFFSET if state.run is None else state.run.offset
+        error = event.error
+        attrs: dict[str, AttributeValue] = {
+            "exception.type": type(error).__qualname__,
+            "exception.message": _safe_str(error),
+            attr.ATTEMPT: event.attempt,
+            attr.ATTEMPT_DURATION_S: (event.ts - event.started_ts) / 1e9,
+            attr.RETRY_DELAY_S: event.retry_in,
+        }
+        if event.timed_out:
+            attrs[attr.ATTEMPT_TIMED_OUT] = True
+        span.add_event(attr.ATTEMPT_FAILED_EVENT, attrs, timestamp=event.ts + offset)
 
     def _task_finished(self, event: TaskFinished) -> None:
         state = self._tasks.get(event.task_id)

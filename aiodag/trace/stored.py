@@ -78,6 +78,13 @@ class StoredTask:
     """When its last upstream had finished (tasks of a run that ran)."""
     released_by: int | None = None
     """The upstream whose end made it ready (its last arrival)."""
+    attempts: int = 0
+    """How many times the body ran, for a task with retries whose first attempt failed
+    (``aiodag.task.attempts``); 0 when the trace does not say (it ran once)."""
+    timed_out: bool = False
+    """It failed by running over its ``timeout`` (``aiodag.task.timed_out``)."""
+    limit_wait: float | None = None
+    """Seconds it was ready but waited for a slot of a limit (``None``: no limit)."""
     handled: bool = False
     """Whether a failure was handled is decided when the run ends, after the task's span
     was written: a trace does not record it per task (the run span counts them,
@@ -242,8 +249,11 @@ def _task(span: SpanRecord, task_ids: dict[str, int | None], run_start: int) -> 
         caller_id=span.caller_id,
         created=None if started is None or span.wait_s is None else started - span.wait_s,
         ready=None if started is None or span.loop_wait_s is None
-        else started - span.loop_wait_s,
+        else started - span.loop_wait_s - (span.limit_wait_s or 0.0),
+        limit_wait=span.limit_wait_s,
         released_by=span.released_by,
+        attempts=span.attempts or 0,
+        timed_out=span.timed_out,
     )
 
 

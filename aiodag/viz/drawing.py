@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..events import TaskStatus
-from .model import Snapshot, TaskLike, caller_of, error_info
+from .model import Snapshot, TaskLike, attempt_count, caller_of, error_info
 from .options import Options
 from .references import call_texts
 from .stacks import sibling_groups
@@ -210,6 +210,11 @@ def _task_node(task: TaskLike, name: str, text: str, snap: Snapshot, opts: Optio
         facts.append(f"slack {format_slack(snap.slack[task.id], snap.makespan)}")
     if status is TaskStatus.FAILED and getattr(task, "handled", False):
         facts.append("handled: the run went on")
+    attempts = attempt_count(task)
+    if attempts > 1:
+        facts.append(f"{attempts} attempts")
+    if status is TaskStatus.FAILED and getattr(task, "timed_out", False):
+        facts.append("timed out")
     blocked = snap.blocked.get(task.id)
     if blocked is not None and opts.timings:
         facts.append(f"⚠ blocked the loop {format_seconds(blocked)}")
@@ -260,6 +265,13 @@ def _stack_node(members: list[TaskLike], name: str, snap: Snapshot, opts: Option
         slacks = [snap.slack[i] for i in ids if i in snap.slack]
         if slacks:
             facts.append(f"slack {format_slack(min(slacks), snap.makespan)}")
+    retried = sum(1 for t in members if attempt_count(t) > 1)
+    if retried:
+        facts.append(f"{retried:,} retried")
+    timed_out = sum(1 for t in members if snap.statuses[t.id] is TaskStatus.FAILED
+                    and getattr(t, "timed_out", False))
+    if timed_out:
+        facts.append(f"{timed_out:,} timed out")
     errors = Counter(
         info.type for t in members
         if snap.statuses[t.id] is TaskStatus.FAILED and (info := error_info(t)) is not None

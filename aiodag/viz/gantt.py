@@ -66,6 +66,7 @@ _STOPS = (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED, TaskStatus.CANCELLED)
 WAIT_COLOR = "#5b9bd5"  # blue and dotted: not to be read as a grey dependency arrow
 WAIT_STYLE = (0, (1, 1.5))
 LOOP_WAIT_COLOR = "#ef8a17"
+LIMIT_WAIT_COLOR = "#8e6bbf"  # waiting for a slot of a concurrency limit (issue 13)
 _ARROW_COLOR = "#5a5a5a"
 _FONT_SIZE = 8.0
 _BINS = 600  # time slices of an aggregated band: under 2 px each at the default width
@@ -317,7 +318,14 @@ class _Drawing:
             self.ax.plot([created, ready], [row, row], color=WAIT_COLOR, linewidth=1.5,
                          linestyle=WAIT_STYLE,
                          gid=f"wait-deps-{bar.task.id}", zorder=1.5)
-            self.ax.plot([ready, bar.start], [row, row], color=LOOP_WAIT_COLOR, linewidth=2.5,
+            # A wait for a slot of a limit comes last, right before the start.
+            limit_wait = getattr(bar.task, "limit_wait", None)
+            slot = bar.start
+            if isinstance(limit_wait, int | float) and limit_wait > 0:
+                slot = max(ready, bar.start - limit_wait)
+                self.ax.plot([slot, bar.start], [row, row], color=LIMIT_WAIT_COLOR,
+                             linewidth=2.5, gid=f"wait-limit-{bar.task.id}", zorder=1.6)
+            self.ax.plot([ready, slot], [row, row], color=LOOP_WAIT_COLOR, linewidth=2.5,
                          gid=f"wait-loop-{bar.task.id}", zorder=1.6)
         else:
             self.ax.plot([created, bar.start], [row, row], color=WAIT_COLOR, linewidth=1.5,
@@ -455,6 +463,9 @@ class _Drawing:
             if split:
                 handles.append(Line2D([], [], color=LOOP_WAIT_COLOR, linewidth=2.5,
                                       label="waiting for the loop"))
+            if any(getattr(b.task, "limit_wait", None) for b in self.bars):
+                handles.append(Line2D([], [], color=LIMIT_WAIT_COLOR, linewidth=2.5,
+                                      label="waiting for a slot (limit)"))
         if any(not b.ran for b in self.bars) and not self.aggregated:
             handles.append(Line2D([], [], marker="X", linestyle="none", color="#777777",
                                   label="did not run"))
