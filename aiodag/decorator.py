@@ -17,11 +17,11 @@ import functools
 import inspect
 import types
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .deps import plan_args
 from .handle import TaskHandle
+from .remote import SubmitsCalls, check_executor  # seam: issue 14
 
 __all__ = ["TaskFunction", "task"]
 
@@ -50,7 +50,7 @@ class TaskFunction(Generic[T]):
         exogenous: tuple[asyncio.Future[Any], ...] = (),
         *,
         name: str | None = None,
-        executor: Executor | None = None,
+        executor: SubmitsCalls | None = None,
         context: contextvars.Context | None = None,
     ) -> None:
         # First, and without merging fn.__dict__: a callable object's own attributes
@@ -63,7 +63,7 @@ class TaskFunction(Generic[T]):
                 f"executor= is for plain (def) functions, but {fn!r} is async; "
                 "drop the executor or pass a plain function"
             )
-        self.executor = executor
+        self.executor = check_executor(executor, "task")  # seam: issue 14
         if context is not None and not isinstance(context, contextvars.Context):
             raise TypeError(
                 f"task(): context= must be a contextvars.Context, got {context!r}; "
@@ -112,7 +112,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
 ) -> TaskFunction[T]: ...
 @overload
@@ -121,7 +121,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
 ) -> TaskFunction[T]: ...
 @overload
@@ -130,7 +130,7 @@ def task(
     /,
     *,
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
 ) -> Callable[[Callable[P, Any]], TaskFunction[Any]]: ...
 def task(
@@ -138,7 +138,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = None,
-    executor: Executor | None = None,
+    executor: SubmitsCalls | None = None,
     context: contextvars.Context | None = None,
 ) -> TaskFunction[Any] | Callable[[Callable[..., Any]], TaskFunction[Any]]:
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
 import sys
 import time
@@ -51,6 +50,7 @@ from .foreign import stop_waiting_for_foreign, wait_for_foreign
 from .introspection import AsyncioFace
 from .keepalive import _ALIVE, _fallback_alive, alive_handles, is_eager
 from .labels import format_call, short_repr
+from .remote import run_remote  # seam: issue 14
 from .runs import _current_run
 from .sinks import SinkSlot, emit
 
@@ -465,6 +465,8 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
     async def _in_executor(self, spec: TaskFunction[T], args: tuple[Any, ...],
                            kwargs: dict[str, Any]) -> T:
         executor = spec.executor
+        if executor is None and self._run is not None:  # seam: issue 14
+            executor = self._run.executor  # seam: issue 14 (Run(executor=...))
         if executor is None or isinstance(executor, ThreadPoolExecutor):
             # A thread of this process: carry the context (and so the current span)
             # along, and know whether the body ever ran if the task is cancelled.
@@ -477,9 +479,9 @@ class TaskHandle(AsyncioFace, asyncio.Task[T], Generic[T]):
                 raise
             call.result = None
         else:
-            # Another process or machine: the call must pickle, so no context goes along.
-            result = await self.get_loop().run_in_executor(
-                executor, functools.partial(spec.fn, *args, **kwargs))
+            # seam: issue 14 -- another process or machine (a process pool, a Dask
+            # client): the call pickles, with a carrier for the context (aiodag.remote).
+            result = await run_remote(executor, spec.fn, args, kwargs, self._aiodag_ref)
         if inspect.isawaitable(result):
             # A plain function that hands back a coroutine (an async function behind a
             # plain decorator, a lambda): what it means is the coroutine's result.
