@@ -177,17 +177,6 @@ async def test_unpicklable_argument_fails_the_task_with_a_clear_error(client: An
     assert run.task(dependent.id).status is TaskStatus.UPSTREAM_FAILED
 
 
-async def test_cancelling_the_handle_cancels_the_dask_future(client: Any) -> None:
-    """Cancelling a waiting handle cancels its Dask future: the scheduler forgets it."""
-    handle = task(sleeps, name="nap", executor=client)(30)
-    await _until(lambda: _scheduler_keys(client, "nap-"), "the call to reach the scheduler")
-    handle.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await handle
-    assert handle.status is TaskStatus.CANCELLED
-    await _until(lambda: _no_keys(client, "nap-"), "the scheduler to drop the key")
-
-
 async def test_a_worker_that_dies_fails_the_task_not_the_pipeline(client: Any) -> None:
     """KilledWorker ends the task failed with a clear error; dependents do not run."""
     async with Run("killed", raise_errors=False) as run:
@@ -253,6 +242,22 @@ async def test_engine_does_not_import_dask_until_given_a_client() -> None:
         sys.executable, "-c", code, stderr=asyncio.subprocess.PIPE)
     _, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
+
+
+# -- cancellation (last) -----------------------------------------------------------
+
+async def test_cancelling_the_handle_cancels_the_dask_future(client: Any) -> None:
+    """Cancelling a waiting handle cancels its Dask future: the scheduler forgets it.
+
+    (Last in the module: Dask cannot stop a function already running, so the call
+    keeps its worker's thread until it returns.)"""
+    handle = task(sleeps, name="nap", executor=client)(1.5)
+    await _until(lambda: _scheduler_keys(client, "nap-"), "the call to reach the scheduler")
+    handle.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handle
+    assert handle.status is TaskStatus.CANCELLED
+    await _until(lambda: _no_keys(client, "nap-"), "the scheduler to drop the key")
 
 
 # -- helpers ---------------------------------------------------------------------------
