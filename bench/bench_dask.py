@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -138,6 +139,8 @@ async def main(args: argparse.Namespace) -> None:
                 times.append(await timed(run))
 
 
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+          "(other work on the machine leaves fewer cores to the workers)")
     print(f"CPU-bound DAG: {args.fanout} × crunch(work={args.work:,}) → combine; "
           f"{args.rounds} rounds, GC on")
     print(summary("(a) thread pool (one process)", threads))
@@ -166,7 +169,7 @@ if __name__ == "__main__":
     # its own machine: not on the pipeline's loop, where its work would be timed too.
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, worker_dashboard_address=None,
+        dashboard_address=":0", worker_dashboard_address=None,
     ) as cluster:
         arguments = parser.parse_args()
         arguments.scheduler = cluster.scheduler_address

@@ -44,7 +44,7 @@ def cluster() -> Iterator[Any]:
     # A worker that dies fails its task at once (Dask's default retries it 3 times).
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, worker_dashboard_address=None,
+        dashboard_address=":0", worker_dashboard_address=None,
     ) as cluster:
         yield cluster
 
@@ -124,6 +124,15 @@ async def test_run_executor_is_the_default_for_plain_tasks_only(client: Any) -> 
     assert await local_pid == os.getpid()
     assert await remote_pid != os.getpid()
     assert run.executor is client
+
+
+async def test_the_clients_concurrent_futures_executor_works_too(client: Any) -> None:
+    """client.get_executor() (a concurrent.futures.Executor) used to fail every call with
+    "cannot pickle '_contextvars.Context'"; it takes the generic pickling path."""
+    async with Run("cf", executor=client.get_executor()) as run:
+        result = task(total)(task(square)(2), task(where)())
+    assert await result > 4
+    assert {r.status for r in run.tasks} == {TaskStatus.OK}
 
 
 def test_synchronous_client_works_from_a_pipeline_on_another_loop(cluster: Any) -> None:
