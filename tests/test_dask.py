@@ -256,17 +256,25 @@ async def test_engine_does_not_import_dask_until_given_a_client() -> None:
 # -- cancellation (last) -----------------------------------------------------------
 
 async def test_cancelling_the_handle_cancels_the_dask_future(client: Any) -> None:
-    """Cancelling a waiting handle cancels its Dask future: the scheduler forgets it.
+    """Cancelling a waiting handle cancels its Dask future, not merely drops it: another
+    reference to the same key (which dropping would leave pending) sees it cancelled.
 
     (Last in the module: Dask cannot stop a function already running, so the call
     keeps its worker's thread until it returns.)"""
     handle = task(sleeps, name="nap", executor=client)(1.5)
     await _until(lambda: _scheduler_keys(client, "nap-"), "the call to reach the scheduler")
+    [key] = [k for k in await _keys(client) if k.startswith("nap-")]
+    other = distributed.Future(key, client)
+    assert other.status == "pending"
     handle.cancel()
     with pytest.raises(asyncio.CancelledError):
         await handle
     assert handle.status is TaskStatus.CANCELLED
-    await _until(lambda: _no_keys(client, "nap-"), "the scheduler to drop the key")
+    await _until(lambda: _is(other, "cancelled"), "the Dask future to be cancelled")
+
+
+async def _is(future: Any, status: str) -> bool:
+    return bool(future.status == status)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -278,14 +286,14 @@ def _spans(path: Path) -> Iterator[dict[str, Any]]:
                 yield from scope["spans"]
 
 
-async def _scheduler_keys(client: Any, prefix: str) -> bool:
+async def _keys(client: Any) -> list[str]:
     keys = await client.run_on_scheduler(
         lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])
-    return any(k.startswith(prefix) for k in keys)
+    return list(keys)
 
 
-async def _no_keys(client: Any, prefix: str) -> bool:
-    return not await _scheduler_keys(client, prefix)
+async def _scheduler_keys(client: Any, prefix: str) -> bool:
+    return any(k.startswith(prefix) for k in await _keys(client))
 
 
 async def _until(check: Any, what: str, seconds: float = 20) -> None:
