@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
+from .errors import logger
+
 __all__ = [
     "RemoteCall",
     "RemoteCallError",
@@ -93,8 +95,9 @@ class RemoteHook(Protocol):
 
     ``capture`` and ``observe`` are called on the coordinator, in the task's own context
     (so the task's span is current); ``enter`` runs on the worker.  None of them may
-    block; an exception from ``capture`` or ``observe`` is the task's failure, so they
-    should not raise.
+    block.  An observer never breaks the pipeline: an exception from ``capture`` or
+    ``observe`` is logged (once per hook, logger ``aiodag``) and the call goes on
+    without a carrier or without its facts.
     """
 
     def capture(self) -> dict[str, str] | None:
@@ -137,6 +140,10 @@ class RemoteCallError(Exception):
     def __init__(self, task: str, message: str) -> None:
         super().__init__(f"task {task} {message}")
         self.task = task
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it pickles (to cross processes itself)
+        return type(self), (self.task, self.message)
 
 
 # The worker's facts ride on the function's own exception (its __dict__ pickles with
@@ -243,7 +250,7 @@ async def run_remote(
     """
     args = tuple(args)  # (the engine may hand over an iterator of resolved values)
     hook = _hook
-    carrier = hook.capture() if hook is not None else None
+    carrier = _capture(hook) if hook is not None else None
     call = RemoteCall(fn, carrier, hook.enter if carrier is not None and hook else None)
     if is_dask_client(executor):
         from . import dask  # the Dask side, only when a Dask client is given
@@ -261,7 +268,7 @@ async def run_remote(
                 raise  # the function's own exception, as it was raised there
             raise error from exc
     if hook is not None:
-        hook.observe(facts)
+        _observe(hook, facts)
     return result
 
 
@@ -273,7 +280,7 @@ def failure(error: Exception, task: str, where: str) -> BaseException:
     if facts is not None:
         hook = _hook
         if hook is not None:
-            hook.observe(facts)
+            _observe(hook, facts)
         return error
     cause = _innermost(error)
     reason = f"{type(cause).__name__}: {cause}"
@@ -286,6 +293,31 @@ def failure(error: Exception, task: str, where: str) -> BaseException:
     else:
         message = f"did not run to its end on {where}: {reason}"
     return RemoteCallError(task, message)
+
+
+def _capture(hook: RemoteHook) -> dict[str, str] | None:
+    try:
+        return hook.capture()
+    except Exception:
+        _hook_failed(hook, "capture")
+        return None
+
+
+def _observe(hook: RemoteHook, facts: RemoteFacts) -> None:
+    try:
+        hook.observe(facts)
+    except Exception:
+        _hook_failed(hook, "observe")
+
+
+_warned: set[int] = set()
+
+
+def _hook_failed(hook: RemoteHook, method: str) -> None:
+    if id(hook) not in _warned:
+        _warned.add(id(hook))
+        logger.exception("remote-call hook %r failed in %s(); the pipeline goes on "
+                         "(reported once per hook)", hook, method)
 
 
 def _innermost(error: BaseException) -> BaseException:

@@ -162,3 +162,34 @@ async def test_process_pool_spans_are_children_of_the_task_span(tmp_path: Path) 
         ("inner", trace_id, format(task_span.context.span_id, "016x"))
     ]
 
+
+
+class BrokenHook(RecordingHook):
+    def capture(self) -> dict[str, str] | None:
+        raise RuntimeError("capture broke")
+
+    def observe(self, facts: RemoteFacts) -> None:
+        raise RuntimeError("observe broke")
+
+
+async def test_a_failing_hook_never_breaks_the_call(
+    pool: ProcessPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An observer that raises is logged once; the calls run without a carrier."""
+    previous = set_remote_hook(BrokenHook())
+    try:
+        results = [await task(pid_and_value, executor=pool)(i) for i in (1, 2)]
+    finally:
+        set_remote_hook(previous)
+    assert [value for _, value in results] == [2, 4]  # no carrier: `enter` never ran
+    failures = [r for r in caplog.records if "remote-call hook" in r.getMessage()]
+    assert len(failures) == 1 and "capture" in failures[0].getMessage()
+
+
+def test_remote_call_error_pickles() -> None:
+    """It can cross processes itself (a pipeline inside a worker)."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(RemoteCallError("f#1", "did not run: KilledWorker")))
+    assert (type(error), str(error), error.task) == (
+        RemoteCallError, "task f#1 did not run: KilledWorker", "f#1")
