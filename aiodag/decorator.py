@@ -144,7 +144,9 @@ def task(
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
     * ``@task`` or ``@task(name="load")`` on an ``async def`` or a plain ``def`` (which
-      runs in ``executor``, by default the loop's, so it never blocks the loop).
+      runs in ``executor``, by default the run's (``Run(executor=)``) or the loop's, so
+      it never blocks the loop; a process pool or a Dask ``distributed.Client`` runs it
+      in another process, see :mod:`aiodag.remote`).
     * ``task(fn, *deps)`` at call time: ``deps`` are *exogenous* dependencies, futures
       (usually other handles) to wait for whose results are not passed to ``fn``.
     * ``context=``: run the task in that :class:`contextvars.Context` (as

@@ -273,6 +273,34 @@ async def test_cancelling_the_handle_cancels_the_dask_future(client: Any) -> Non
     await _until(lambda: _is(other, "cancelled"), "the Dask future to be cancelled")
 
 
+def test_cancelling_with_a_synchronous_client_cancels_on_its_loop(cluster: Any) -> None:
+    """With a synchronous client the cancellation is sent from the client's own loop."""
+    with Client(cluster.scheduler_address) as client:
+        async def main() -> Any:
+            handle = task(sleeps, name="doze", executor=client)(1.0)
+            deadline = time.monotonic() + 20
+            while not [k for k in _sync_keys(client) if k.startswith("doze-")]:
+                assert time.monotonic() < deadline, "the call never reached the scheduler"
+                await asyncio.sleep(0.02)
+            [key] = [k for k in _sync_keys(client) if k.startswith("doze-")]
+            other = distributed.Future(key, client)
+            handle.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await handle
+            return other
+
+        other = asyncio.run(main())
+        deadline = time.monotonic() + 20
+        while other.status != "cancelled":
+            assert time.monotonic() < deadline, f"the Dask future is {other.status!r}"
+            time.sleep(0.02)
+
+
+def _sync_keys(client: Any) -> list[str]:
+    return [str(k) for k in client.run_on_scheduler(
+        lambda dask_scheduler: list(dask_scheduler.tasks))]
+
+
 async def _is(future: Any, status: str) -> bool:
     return bool(future.status == status)
 
