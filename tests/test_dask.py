@@ -155,6 +155,19 @@ async def test_dask_futures_pass_through_without_a_round_trip(client: Any) -> No
     assert await task(sum_of, executor=client)([five, 2], {"x": five}) == 12
 
 
+async def test_a_result_kept_on_the_cluster_flows_to_dependents_there(client: Any) -> None:
+    """An async task that returns a Dask future (not its value) keeps the data on the
+    cluster; a dependent running there gets the value from the cluster."""
+
+    @task
+    async def load_there(n: int) -> Any:
+        return client.submit(list, range(n), pure=False)  # the future, not the list
+
+    kept = load_there(50_000)
+    assert isinstance(await kept, distributed.Future)
+    assert await task(length, executor=client)(kept) == 50_000
+
+
 # -- failures --------------------------------------------------------------------------
 
 async def test_worker_exception_keeps_its_type_and_traceback(client: Any) -> None:
