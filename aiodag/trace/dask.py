@@ -25,9 +25,9 @@ class TracingPlugin(WorkerPlugin):
     """Sets up tracing in each Dask worker's process with ``configure``'s keywords.
 
     A ``file`` becomes one file per worker (see :mod:`aiodag.trace.workers`); the spans
-    are flushed when the worker closes, or on demand with
+    are flushed when the plugin is removed or the worker closes, or on demand with
     ``client.run(aiodag.trace.workers.flush_traces)``.  A worker whose process has a
-    tracer provider already keeps it.
+    tracer provider already keeps it (registering the plugin again changes nothing).
     """
 
     name = "aiodag-tracing"
@@ -46,10 +46,10 @@ class TracingPlugin(WorkerPlugin):
         self._provider = configure_worker(str(worker.name), **self.settings)
 
     def teardown(self, worker: Any) -> None:
-        """Flush and close the worker's exporters."""
+        """Export the worker's spans so far (the provider stays: OpenTelemetry
+        installs one per process, and the process shuts it down at exit)."""
         if self._provider is not None:
-            self._provider.shutdown()
-            self._provider = None
+            self._provider.force_flush()
 
     def __repr__(self) -> str:
         given = ", ".join(f"{k}={v!r}" for k, v in self.settings.items() if v is not None)
