@@ -17,12 +17,12 @@ import functools
 import inspect
 import types
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from .controls import Controls, describe, make_controls, merge_controls
 from .deps import plan_args
 from .handle import TaskHandle
+from .remote import SubmitsCalls, check_executor  # seam: issue 14
 
 __all__ = ["TaskDecorator", "TaskFunction", "task"]
 
@@ -67,7 +67,7 @@ class TaskFunction(Generic[T, Params]):
         exogenous: tuple[asyncio.Future[Any], ...] = (),
         *,
         name: str | None = None,
-        executor: Executor | None = None,
+        executor: SubmitsCalls | None = None,
         context: contextvars.Context | None = None,
         retries: int = 0,
         retry_delay: float = 0.0,
@@ -88,7 +88,7 @@ class TaskFunction(Generic[T, Params]):
                 f"executor= is for plain (def) functions, but {fn!r} is async; "
                 "drop the executor or pass a plain function"
             )
-        self.executor = executor
+        self.executor = check_executor(executor, "task")  # seam: issue 14
         if context is not None and not isinstance(context, contextvars.Context):
             raise TypeError(
                 f"task(): context= must be a contextvars.Context, got {context!r}; "
@@ -163,7 +163,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
     retries: int = ...,
     retry_delay: float = ...,
@@ -180,7 +180,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
     retries: int = ...,
     retry_delay: float = ...,
@@ -197,7 +197,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
     retries: int = ...,
     retry_delay: float = ...,
@@ -214,7 +214,7 @@ def task(
     /,
     *,
     name: str | None = ...,
-    executor: Executor | None = ...,
+    executor: SubmitsCalls | None = ...,
     context: contextvars.Context | None = ...,
     retries: int = ...,
     retry_delay: float = ...,
@@ -230,7 +230,7 @@ def task(
     /,
     *deps: asyncio.Future[Any],
     name: str | None = None,
-    executor: Executor | None = None,
+    executor: SubmitsCalls | None = None,
     context: contextvars.Context | None = None,
     retries: int = 0,
     retry_delay: float = 0.0,
@@ -244,7 +244,9 @@ def task(
     """Make ``fn`` a task: calling it schedules it and returns a handle at once.
 
     * ``@task`` or ``@task(name="load")`` on an ``async def`` or a plain ``def`` (which
-      runs in ``executor``, by default the loop's, so it never blocks the loop).
+      runs in ``executor``, by default the run's (``Run(executor=)``) or the loop's, so
+      it never blocks the loop; a process pool or a Dask ``distributed.Client`` runs it
+      in another process, see :mod:`aiodag.remote`).
     * ``task(fn, *deps)`` at call time: ``deps`` are *exogenous* dependencies, futures
       (usually other handles) to wait for whose results are not passed to ``fn``.
     * ``context=``: run the task in that :class:`contextvars.Context` (as

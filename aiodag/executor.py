@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+
+from .remote import run_remote
 
 if TYPE_CHECKING:
     from .decorator import TaskFunction
@@ -22,6 +23,8 @@ async def in_executor(handle: Any, spec: TaskFunction[Any], args: Any,
                       kwargs: dict[str, Any]) -> Any:
     """The coroutine of a plain (``def``) task: its call, run in ``spec.executor``."""
     executor = spec.executor
+    if executor is None and handle._run is not None:
+        executor = handle._run.executor  # Run(executor=...): the run's default
     loop = asyncio.get_running_loop()
     if executor is None or isinstance(executor, ThreadPoolExecutor):
         # A thread of this process: carry the context (and so the current span)
@@ -35,9 +38,9 @@ async def in_executor(handle: Any, spec: TaskFunction[Any], args: Any,
             raise
         call.result = None
     else:
-        # Another process or machine: the call must pickle, so no context goes along.
-        result = await loop.run_in_executor(
-            executor, functools.partial(spec.fn, *args, **kwargs))
+        # Another process or machine (a process pool, a Dask client): the call pickles,
+        # with a carrier for the context (aiodag.remote).
+        result = await run_remote(executor, spec.fn, tuple(args), kwargs, handle._aiodag_ref)
     if inspect.isawaitable(result):
         # A plain function that hands back a coroutine (an async function behind a
         # plain decorator, a lambda): what it means is the coroutine's result.

@@ -49,6 +49,7 @@ from .events import (
 from .failfast import absorb_stop, check_fail_fast, stop_run  # seam: issue 13
 from .keepalive import alive_handles
 from .labels import format_call
+from .remote import SubmitsCalls, check_executor  # seam: issue 14
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
 
@@ -271,9 +272,13 @@ class Run:
         block_threshold: float | None = 0.1,
         limit: int | None = None,
         fail_fast: bool = False,
+        executor: SubmitsCalls | None = None,  # seam: issue 14
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Run name must be a non-empty string, got {name!r}")
+        self.executor = check_executor(executor, "Run")  # seam: issue 14
+        """Where the run's plain (``def``) tasks run unless ``task(fn, executor=)`` says
+        otherwise (``None``: the loop's default thread pool); e.g. a Dask client."""
         if block_threshold is not None and (
             isinstance(block_threshold, bool)
             or not isinstance(block_threshold, int | float)

@@ -14,5 +14,6 @@ in :mod:`aiodag.trace.attributes`.
 from .configure import configure
 from .sink import OpenTelemetrySink
 from .stats import ExportStats, export_stats
+from .workers import ProcessTracing
 
-__all__ = ["ExportStats", "OpenTelemetrySink", "configure", "export_stats"]
+__all__ = ["ExportStats", "OpenTelemetrySink", "ProcessTracing", "configure", "export_stats"]

@@ -63,6 +63,9 @@ __all__ = [
     "TASK_TIMED_OUT",
     "TASK_UPSTREAM_IDS",
     "TASK_WAIT_S",
+    "TASK_WORKER",
+    "TASK_WORKER_QUEUED_S",
+    "TASK_WORKER_RUNNING_S",
 ]
 
 # -- task spans ------------------------------------------------------------------------
@@ -98,6 +101,14 @@ TASK_EXOGENOUS_UPSTREAM_IDS = "aiodag.task.exogenous_upstream_ids"
 """The ids of the task's exogenous upstreams (int array), in the order given; absent when
 it has none.  Jaeger's model keeps no link attributes, so this is what tells data from
 exogenous edges in a trace read back from Jaeger."""
+TASK_WORKER = "aiodag.task.worker.address"
+"""Where a task's plain function ran when its executor sends calls to other processes
+(a Dask worker's address such as ``tcp://10.0.0.5:40123``, else ``host:pid``) (str)."""
+TASK_WORKER_QUEUED_S = "aiodag.task.worker.queued_s"
+"""Seconds from sending the call until the worker began it: the cluster's queue and
+the data's trip (float; the two machines' wall clocks)."""
+TASK_WORKER_RUNNING_S = "aiodag.task.worker.running_s"
+"""Seconds the function ran on the worker (float); the rest of the span is the trip."""
 TASK_UPSTREAM_IDS = "aiodag.task.upstream_ids"
 """Every upstream id of the task, in order (int array): written only when the tracer
 provider kept fewer links than the task has dependencies (an SDK provider's span

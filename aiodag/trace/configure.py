@@ -40,6 +40,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from . import propagation
 from .export import ExportProcessor
 from .stats import ExportStats, register
 
@@ -141,6 +142,7 @@ def configure(
         register(provider, processor.stats)
     if install:
         trace.set_tracer_provider(provider)
+    propagation.install()  # remote task calls carry the trace context (issue 14)
     return provider
 
 

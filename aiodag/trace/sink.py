@@ -60,6 +60,7 @@ from ..events import (
     TaskStatus,
 )
 from . import attributes as attr
+from . import propagation
 from .stats import export_stats
 
 __all__ = ["OpenTelemetrySink"]
@@ -187,6 +188,8 @@ class OpenTelemetrySink:
             else tracer_provider.get_tracer("aiodag", __version__)
         )
         self._provider = tracer_provider  # None: the global one, whenever asked
+        # Tasks on other processes (a process pool, Dask) carry the trace context.
+        propagation.install()
         self._capture_args = capture_args
         self._runs: dict[int, _RunState] = {}
         self._tasks: dict[int, _TaskState] = {}
