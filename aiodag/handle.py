@@ -38,14 +38,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import controls as _controls
 from . import sinks
-from .deps import ALL_FUTURES, ArgPlan, resolve
+from .bodies import body_of, is_done, never_run, resolved, upstream_trouble
+from .deps import ALL_FUTURES, ArgPlan
 from .ending import settle, settle_now
 from .errors import UpstreamError, is_handled, log_failure, root_of
 from .events import TaskStatus
-from .executor import in_executor
 from .foreign import stop_waiting_for_foreign, wait_for_foreign
 from .keepalive import _ALIVE, alive_handles, is_eager
-from .labels import short_repr
 from .reporting import observed, report_created
 from .runs import _current_run
 from .sinks import SinkSlot
@@ -292,13 +291,13 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             if _controls.in_use and _controls.applies(self):
                 # Options in use (retries, timeout, limits): aiodag.controls takes the
                 # slots, starts the body and runs its attempts.
-                coro = _controls.driven(self, _resolved, args, kwargs, plan)
+                coro = _controls.driven(self, resolved, args, kwargs, plan)
             elif self._record is None and not self._sinks:
-                coro = self._body_of(args, kwargs, plan)
+                coro = body_of(self, args, kwargs, plan)
             else:
                 # The body is made when `observed` begins: a task cancelled before its
                 # first step leaves no body behind, never awaited.
-                coro = observed(self, self._body_of, args, kwargs, plan)
+                coro = observed(self, body_of, self, args, kwargs, plan)
         self._phase = STARTED
         loop = self._home
         context = self._context
@@ -341,36 +340,6 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             for fn, ctx in early:
                 _add_done_callback(self, fn, context=ctx)
 
-    def _body_of(self, args: tuple[Any, ...], kwargs: dict[str, Any],
-                 plan: ArgPlan | None) -> Any:
-        """The body's coroutine, called with the upstreams' results."""
-        spec = self._spec
-        try:
-            # In the try: an upstream's sink may have cancelled it after it ended well
-            # (raising CancelledError on TaskFinished), so reading it can raise.
-            if plan is ALL_FUTURES:
-                if not spec.is_async:
-                    return in_executor(self, spec, map(_result, args), kwargs)
-                n = len(args)
-                # (Direct calls for the usual few upstreams: no iterator, no tuple.)
-                if n == 1:
-                    body = spec.fn(_result(args[0]))
-                elif n == 2:
-                    body = spec.fn(_result(args[0]), _result(args[1]))
-                else:
-                    body = spec.fn(*map(_result, args))
-            else:
-                if plan is not None:
-                    args, kwargs = resolve(plan, args, kwargs)
-                if not spec.is_async:
-                    return in_executor(self, spec, args, kwargs)
-                body = spec.fn(*args, **kwargs) if kwargs else spec.fn(*args)
-            if type(body) is not types.CoroutineType:
-                return _awaiting(body)  # any other awaitable: awaited for its value
-            return body
-        except BaseException as exc:
-            return _raising(exc)
-
     def _ready(self) -> None:
         """The last upstream ended (or one went wrong): start now."""
         args, kwargs, plan, creation_tb = self._args, self._kwargs, self._plan, self._created_at
@@ -380,30 +349,10 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             self._source_traceback[:] = creation_tb  # type: ignore[attr-defined]
 
     def _stop_for_upstream(self) -> Any:
-        """The coroutine of a task that will not run: an upstream failed or was
-        cancelled.  It ends with that upstream's failure as an UpstreamError, or cancelled."""
-        deps = self._deps or []
+        deps = self._deps or ()
         self._unregister()
         self._deps = deps  # (kept: read if this task is cancelled before its first step)
-        cancelled: asyncio.Future[Any] | None = None
-        for fut in deps:
-            if not _is_done(fut):
-                continue
-            if fut.cancelled():
-                cancelled = cancelled or fut
-                continue
-            exc = _stored_error(fut)
-            if exc is not None:
-                _exception(fut)  # read by the engine: the failure is reported through it
-                root = exc.root if isinstance(exc, UpstreamError) else _ref(fut)
-                upstream_id = fut.id if isinstance(fut, TaskHandle) else None
-                error = UpstreamError(self._aiodag_ref, _ref(fut), upstream_id, root)
-                error.__cause__ = exc
-                return _raising(error)
-        assert cancelled is not None
-        return _raising(asyncio.CancelledError(
-            f"{self._aiodag_ref} did not run: its upstream {_ref(cancelled)} was cancelled"
-        ))
+        return upstream_trouble(self, deps)
 
     # -- asyncio's Task API, where a handle differs ----------------------------------
 
@@ -417,7 +366,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             self._phase = STARTED
             early = self._early
             name = early.pop(0)[1] if early is not None and early[0][0] is None else None
-            _init_task(self, _never_run(), loop=self._home, name=name,
+            _init_task(self, never_run(), loop=self._home, name=name,
                        context=self._context)
             self._add_callbacks(early, name)
         return super().cancel(msg)
@@ -499,7 +448,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         """Cancelled before its first step with an upstream's failure in hand: the engine
         read that failure (so asyncio will not report it); make sure it is reported."""
         for fut in self._deps or ():
-            if _is_done(fut) and not fut.cancelled():
+            if is_done(fut) and not fut.cancelled():
                 exc = _stored_error(fut)
                 if exc is not None and not is_handled(exc):
                     log_failure(root_of(exc))
@@ -531,36 +480,6 @@ a failure nobody retrieved (the one private attribute the engine reads; the C an
 Python futures both have it)."""
 
 
-def _is_done(fut: asyncio.Future[Any]) -> bool:
-    if isinstance(fut, TaskHandle):
-        return fut._phase != WAITING and _done(fut)
-    return fut.done()
-
-
-def _resolved(args: tuple[Any, ...], kwargs: dict[str, Any],
-              plan: ArgPlan | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The call's arguments with every upstream replaced by its result."""
-    if plan is ALL_FUTURES:
-        return tuple(map(_result, args)), kwargs
-    if plan is not None:
-        return resolve(plan, args, kwargs)
-    return args, kwargs
-
-
-async def _raising(error: BaseException) -> Any:
-    """The coroutine of a task that ends with ``error`` without running its body."""
-    raise error
-
-
-async def _awaiting(awaitable: Any) -> Any:
-    """The coroutine of a body that returned another kind of awaitable."""
-    return await awaitable
-
-
-async def _never_run() -> None:
-    """The coroutine of a task cancelled before it started (it is never run)."""
-
-
 def _creation_stack() -> Any:
     from asyncio import format_helpers
 
@@ -588,10 +507,3 @@ def _received(error: BaseException) -> None:
     run = _current_run.get()
     if run is not None and current is not None and run._owner is current:
         run._received.append(error)
-
-
-def _ref(value: object) -> str:
-    """``name#id`` for a handle (as labels show upstreams), a short repr for the rest."""
-    if isinstance(value, TaskHandle):
-        return value._aiodag_ref
-    return short_repr(value)
