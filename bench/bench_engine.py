@@ -1,16 +1,22 @@
 """Engine overhead on a layered DAG, against hand-written asyncio in the same process.
 
-Shape: 30,000 tasks in layers of 100; each task depends on two tasks of the layer
-before.  Three ways to build and run it, alternated over several rounds (median kept):
+Shape: N tasks in layers of 100; each task depends on two tasks of the layer before.
+Ways to build and run it, alternated over several rounds (median kept), each on a fresh
+loop, with the garbage collector on (as programs run; ``--gc-off`` pauses it):
 
-(a) by hand: ``asyncio.create_task`` of a coroutine that awaits its upstream tasks;
+(a) by hand: ``asyncio.create_task`` of a coroutine that awaits its upstream tasks and
+    computes the result itself;
+(a2) by hand, the same coroutine then awaiting the body as a coroutine of its own (as
+    aiodag runs a task's function: the like-for-like baseline);
 (b) aiodag, no sinks;
 (c) aiodag inside a recording ``Run`` (with its loop-blocking detection, the default,
     and without it: the difference is the detection's cost).
 
-Also: memory a ``Run`` keeps per recorded task, and what stays alive without a run.
+``--suspend``: every body awaits ``asyncio.sleep(0)`` once (bodies that suspend).
+Also: peak memory of (a) and (b) (tracemalloc), memory a finished ``Run`` keeps per
+task, and what stays alive without a run.
 
-    python bench/bench_engine.py [--tasks 30000] [--rounds 5]
+    python bench/bench_engine.py [--tasks 30000] [--rounds 5] [--suspend] [--gc-off]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import asyncio
 import gc
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Coroutine
@@ -37,11 +44,17 @@ def upstreams_of(i: int, width: int) -> tuple[int, int]:
     return layer_start + j, layer_start + (j + 1) % width
 
 
+SUSPEND = False
+"""Bodies await ``asyncio.sleep(0)`` once (``--suspend``)."""
+
+
 # (a) by hand ------------------------------------------------------------------------
 
 async def _hand_node(ups: tuple[asyncio.Task[Any], ...]) -> int:
     for up in ups:
         await up
+    if SUSPEND:
+        await asyncio.sleep(0)
     return 1
 
 
@@ -53,15 +66,38 @@ async def build_by_hand(n: int) -> None:
     await asyncio.gather(*tasks[-WIDTH:])
 
 
+async def _body(*values: int) -> int:
+    if SUSPEND:
+        await asyncio.sleep(0)
+    return 1
+
+
+async def _hand_node_with_body(ups: tuple[asyncio.Task[int], ...]) -> int:
+    values = [await up for up in ups]
+    return await _body(*values)
+
+
+async def build_by_hand_with_body(n: int) -> None:
+    tasks: list[asyncio.Task[int]] = []
+    for i in range(n):
+        ups = () if i < WIDTH else tuple(tasks[k] for k in upstreams_of(i, WIDTH))
+        tasks.append(asyncio.create_task(_hand_node_with_body(ups)))
+    await asyncio.gather(*tasks[-WIDTH:])
+
+
 # (b), (c) aiodag ---------------------------------------------------------------------
 
 @task
 async def leaf() -> int:
+    if SUSPEND:
+        await asyncio.sleep(0)
     return 1
 
 
 @task
 async def node(a: int, b: int) -> int:
+    if SUSPEND:
+        await asyncio.sleep(0)
     return 1
 
 
@@ -103,6 +139,16 @@ def time_one(build: Callable[[int], Coroutine[Any, Any, None]], n: int) -> float
         return time.perf_counter() - start
     finally:
         gc.enable()
+
+
+def peak_memory(build: Callable[[int], Coroutine[Any, Any, None]], n: int) -> int:
+    """Peak bytes allocated while building and running the DAG (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    asyncio.run(build(n))
+    _now, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
 
 
 def memory_per_record(n: int) -> float:
@@ -147,13 +193,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--gc-off", action="store_true",
                         help="pause the garbage collector while timing")
+    parser.add_argument("--suspend", action="store_true",
+                        help="bodies await asyncio.sleep(0) once")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the memory measurements")
     args = parser.parse_args()
-    global GC_ON
+    global GC_ON, SUSPEND
     GC_ON = not args.gc_off
+    SUSPEND = args.suspend
     n = args.tasks
 
     variants = {
         "(a) asyncio by hand": build_by_hand,
+        "(a2) by hand, body apart": build_by_hand_with_body,
         "(b) aiodag, no sinks": build_aiodag,
         "(c) aiodag in a Run": build_aiodag_in_run,
         "(c) without loop watch": build_aiodag_in_run_unwatched,
@@ -166,16 +218,25 @@ def main() -> None:
             times[name].append(time_one(build, n))
 
     base = statistics.median(times["(a) asyncio by hand"])
-    print(f"layered DAG: {n:,} tasks, width {WIDTH}, 2 upstreams each; "
-          f"median of {args.rounds} alternating rounds; garbage collector "
-          f"{'on' if GC_ON else 'paused'}")
+    base2 = statistics.median(times["(a2) by hand, body apart"])
+    print(f"layered DAG: {n:,} tasks, width {WIDTH}, 2 upstreams each; bodies "
+          f"{'suspend once' if SUSPEND else 'return at once'}; median of {args.rounds} "
+          f"alternating rounds; garbage collector {'on' if GC_ON else 'paused'}; "
+          f"Python {sys.version.split()[0]}")
     for name, samples in times.items():
         med = statistics.median(samples)
-        print(f"  {name:<24} {med / n * 1e6:7.2f} µs/task   {med / base:5.2f}× (a)")
+        print(f"  {name:<26} {med / n * 1e6:7.2f} µs/task   {med / base:5.2f}× (a)  "
+              f"{med / base2:5.2f}× (a2)   range {min(samples) / base:.2f}–"
+              f"{max(samples) / base:.2f}× (a)")
+    if args.no_memory:
+        return
     watch = (statistics.median(times["(c) aiodag in a Run"])
              - statistics.median(times["(c) without loop watch"])) / n * 1e6
     print(f"  loop-blocking detection: {watch:+.2f} µs/task (Run with it on, minus off; "
           "it costs per heartbeat, not per task)")
+    hand_peak, aiodag_peak = peak_memory(build_by_hand, n), peak_memory(build_aiodag, n)
+    print(f"  peak memory: (a) {hand_peak / n:,.0f} B/task, (b) {aiodag_peak / n:,.0f} "
+          f"B/task: {aiodag_peak / hand_peak:.2f}× (a)")
     per_record = memory_per_record(n)
     print(f"  Run memory per recorded task: {per_record:,.0f} bytes")
     alive, retained = retained_without_run(n)
