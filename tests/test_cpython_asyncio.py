@@ -183,7 +183,7 @@ def test_variants_not_run(variant: str) -> None:
 KNOWN_DIFFERENCES: dict[str, tuple[str, ...]] = {
     "deliberate (README, Calling): a handle's class is TaskHandle, so its repr starts "
     "`<TaskHandle ...`, ends with the aiodag status, and before its inputs are ready its "
-    "body does not exist yet (`coro=<notmuch() not started>`: the body is called with "
+    "body does not exist yet (`coro=<notmuch() waiting for 1 upstream>`: the body is called with "
     "its upstreams' results)": (
         "TestTasks.test_task_repr",
         "TestTasks.test_task_repr_wait_for",
