@@ -4,8 +4,9 @@ Every event is a small named tuple: immutable, typed, and the cheapest such obje
 build (a frozen dataclass took ten times as long, which every task paid three times).
 Timestamps are integers from :func:`time.monotonic_ns` (the clock asyncio's loop also
 uses), so durations are exact and immune to wall-clock jumps.  To place events on the
-calendar, each :class:`RunStarted` carries one wall-clock anchor (``wall_ns``, from :func:`time.time_ns`, read together
-with its ``ts``); tasks outside any run use the process-wide :data:`CLOCK_ANCHOR`.
+calendar, each :class:`RunStarted` carries one wall-clock anchor (``wall_ns``, from
+:func:`time.time_ns`, read together with its ``ts``); tasks outside any run use the
+process-wide :data:`CLOCK_ANCHOR`.
 :func:`to_wall_ns` converts with either anchor.
 
 The order for one task is always::
