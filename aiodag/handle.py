@@ -344,7 +344,10 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         """The last upstream ended (or one went wrong): start now."""
         args, kwargs, plan, creation_tb = self._args, self._kwargs, self._plan, self._created_at
         del self._args, self._kwargs, self._plan, self._created_at
-        self._start(args, kwargs, plan, _EAGER)
+        # Eager only in a context of its own: a context shared with other tasks
+        # (task(fn, context=ctx)) may be the one the upstream's settling runs in, and a
+        # context cannot be entered twice.
+        self._start(args, kwargs, plan, _EAGER and self._context is not self._spec.context)
         if creation_tb is not None and self._source_traceback:  # type: ignore[attr-defined]
             self._source_traceback[:] = creation_tb  # type: ignore[attr-defined]
 

@@ -706,3 +706,13 @@ async def test_an_inner_runs_failures_do_not_make_the_outer_run_cancel_its_branc
 async def _sleep_then(seconds: float) -> float:
     await asyncio.sleep(seconds)
     return seconds
+
+
+async def test_tasks_sharing_one_context_start_one_after_another() -> None:
+    """task(fn, context=ctx): a dependent is started from its upstream's settling, which
+    runs in that same context, so it must not start eagerly there (a context cannot be
+    entered twice; on 3.12+ the chain failed with RuntimeError and never finished)."""
+    ctx = contextvars.copy_context()
+    step = task(add, context=ctx)
+    h = step(step(step(1, 1), 1), 1)
+    assert await asyncio.wait_for(h, 5) == 4
