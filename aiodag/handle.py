@@ -409,7 +409,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
 
     def __del__(self) -> None:
         if self._phase != WAITING:
-            super().__del__()  # asyncio's own: "Task was destroyed but it is pending!"
+            _task_del(self)  # asyncio's own: "Task was destroyed but it is pending!"
         else:
             # Never started, and dropped (its loop was closed and let go): say so as
             # asyncio says it of its own pending tasks (whose finalizer would crash on
@@ -471,6 +471,7 @@ _result = asyncio.Future.result
 _exception = asyncio.Future.exception
 _task_await = asyncio.Future.__await__
 _get_coro = asyncio.Task.get_coro
+_task_del = asyncio.Task.__del__
 _now = time.monotonic_ns
 _register_task = getattr(asyncio, "_register_task", None)
 """asyncio's hook for tasks it does not create itself (all_tasks() lists them; asyncio.run
