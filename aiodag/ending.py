@@ -43,6 +43,16 @@ _draining: tuple[asyncio.AbstractEventLoop, list[TaskHandle[Any]]] | None = None
 """The loop settling handles now, and the handles it still has to settle."""
 
 
+_settling: TaskHandle[Any] | None = None
+
+
+def settling() -> TaskHandle[Any] | None:
+    """The handle whose end is being settled now (its sinks are being told
+    ``TaskFinished``), or ``None``: for a sink that must reach the handle itself, as
+    ``asyncio.current_task()`` gives it during ``TaskStarted``."""
+    return _settling
+
+
 def settle(handle: TaskHandle[Any]) -> None:
     """The done-callback of every handle (run in its context; see the module docstring)."""
     _drain(handle, in_context=True)
@@ -157,14 +167,29 @@ def _settle(handle: TaskHandle[Any]) -> None:
         run._unfinished -= 1
         if not run._unfinished:
             run._all_done()
+    global _settling
     try:
         if sinks:
+            _settling = handle
             emit(sinks, TaskFinished(handle.id, status, error, failed_upstream, ts))
     except asyncio.CancelledError:
         pass  # the task has ended: there is nothing left to cancel
     finally:
-        for dependent in ready:
+        _settling = None
+        _start_all(ready)
+
+
+def _start_all(ready: list[TaskHandle[Any]]) -> None:
+    """Start the dependents an upstream's end made ready.  Whatever one start raises
+    (KeyboardInterrupt from an eager first step), the others still start: on the loop,
+    if not here."""
+    for i, dependent in enumerate(ready):
+        try:
             dependent._ready()
+        except BaseException:
+            for rest in ready[i + 1:]:
+                rest._home.call_soon(rest._ready)  # (not in its context: starting enters it)
+            raise
 
 
 def _ended_with(handle: TaskHandle[Any], status: TaskStatus, error: BaseException) -> None:

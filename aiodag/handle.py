@@ -203,6 +203,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 report_created(self, run, args, kwargs, plan, deps)
             except BaseException:
                 self._unregister()
+                self._phase = SETTLED  # never made: nothing to report when it goes
                 raise
 
         alive = getattr(loop, _ALIVE, None)
@@ -239,6 +240,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
 
     def _foreign_loop(self, fut: asyncio.Future[Any]) -> None:
         self._unregister()  # undo what this loop registered so far
+        self._phase = SETTLED  # never made: nothing to report when it goes
         raise ValueError(
             f"task {self._spec.name!r} got {fut!r}, a future of another event loop; "
             "a dependency must belong to the loop the task is called on"
@@ -265,7 +267,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             record = self._record
             if record is not None:
                 return record.status
-            coro = _get_coro(self)
+            coro = self._coro  # type: ignore[attr-defined]  # (see AsyncioFace.get_coro)
             if type(coro) is types.CoroutineType and (
                     inspect.getcoroutinestate(coro) == inspect.CORO_CREATED):
                 return PENDING  # an asyncio task, its first step yet to come
@@ -305,6 +307,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         # No name for asyncio: get_name() answers with the task's `name#id` (making that
         # string for every task costs more than the rest of its naming).
         name = early.pop(0)[1] if early is not None and early[0][0] is None else None
+        # (From now on only a name set later lives here, for get_name(): the callbacks
+        # kept so far are handed to asyncio below.)
+        self._early = None if name is None else [(None, name)]
         global _eager_depth
         depth = _eager_depth
         if eager and depth < _MAX_EAGER_DEPTH:
@@ -317,7 +322,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 # SystemExit or KeyboardInterrupt from the body's first step: asyncio
                 # ended the task and re-raised; its end must still be settled.
                 if _done(self):
-                    self._add_callbacks(early, name)
+                    self._add_callbacks(early)
                 raise
             finally:
                 _eager_depth = depth
@@ -328,20 +333,20 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 return
         else:
             _init_task(self, coro, loop=loop, name=name, context=context)
-        self._add_callbacks(early, name)
+        self._add_callbacks(early)
 
-    def _add_callbacks(self, early: list[tuple[Any, Any]] | None, name: str | None) -> None:
+    def _add_callbacks(self, early: list[tuple[Any, Any]] | None) -> None:
         """Give asyncio the task's done-callbacks: the engine's first, then any added
         before the start."""
         context = self._context
         _add_done_callback(self, settle, context=context)
-        if early is not None:
-            self._early = None if name is None else [(None, name)]
-            for fn, ctx in early:
-                _add_done_callback(self, fn, context=ctx)
+        for fn, ctx in early or ():
+            _add_done_callback(self, fn, context=ctx)
 
     def _ready(self) -> None:
         """The last upstream ended (or one went wrong): start now."""
+        if self._phase != WAITING:
+            return  # cancelled meanwhile (by a body that ran first): started already
         args, kwargs, plan, creation_tb = self._args, self._kwargs, self._plan, self._created_at
         del self._args, self._kwargs, self._plan, self._created_at
         # Eager only in a context of its own: a context shared with other tasks
@@ -365,13 +370,17 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             # Not started: it never will.  It becomes a task cancelled before its first
             # step, so it ends as any cancelled asyncio task does.
             self._unregister()
+            created_at = self._created_at
             del self._args, self._kwargs, self._plan, self._created_at
             self._phase = STARTED
             early = self._early
             name = early.pop(0)[1] if early is not None and early[0][0] is None else None
+            self._early = None if name is None else [(None, name)]
             _init_task(self, never_run(), loop=self._home, name=name,
                        context=self._context)
-            self._add_callbacks(early, name)
+            if created_at is not None and self._source_traceback:  # type: ignore[attr-defined]
+                self._source_traceback[:] = created_at  # type: ignore[attr-defined]
+            self._add_callbacks(early)
         return super().cancel(msg)
 
     def __await__(self) -> Generator[Any, None, T]:
@@ -401,7 +410,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
 
     def exception(self) -> BaseException | None:
         """As :meth:`asyncio.Task.exception`."""
-        self._must_have_started()
+        self._must_have_started("Exception")
         exc = _exception(self)
         if exc is not None:
             _received(exc)
@@ -470,7 +479,6 @@ _cancelled = asyncio.Future.cancelled
 _result = asyncio.Future.result
 _exception = asyncio.Future.exception
 _task_await = asyncio.Future.__await__
-_get_coro = asyncio.Task.get_coro
 _task_del = asyncio.Task.__del__
 _now = time.monotonic_ns
 _register_task = getattr(asyncio, "_register_task", None)

@@ -27,12 +27,11 @@ __all__ = ["AsyncioFace"]
 ENGINE_DIR = os.path.dirname(__file__) + os.sep
 """Frames of files in this folder are the engine's, not the user's."""
 # asyncio's own methods (a handle is an asyncio.Task; this mixin comes before it).
-_get_coro: Any = asyncio.Task.get_coro
 _get_stack: Any = asyncio.Task.get_stack
 _repr: Any = asyncio.Task.__repr__
 _ENGINE_CALLBACK_REPR = re.compile(r"settle\(\) at [^,\]]*(, )?")
 """The engine's done-callback (aiodag.ending.settle), which asyncio's repr lists first."""
-_ENGINE_CORO_REPR = re.compile(r"coro=<(observed|in_executor)\(\)[^>]*>")
+_ENGINE_CORO_REPR = re.compile(r"coro=<(observed|in_executor|driven)\(\)[^>]*>")
 
 
 def _describe_coro(coro: Any) -> str:
@@ -78,7 +77,9 @@ class AsyncioFace:
 
     def get_coro(self) -> Any:
         """The body's coroutine (``None`` before the task starts)."""
-        coro: Any = _get_coro(self)  # (typeshed says never None; 3.13 disagrees)
+        # Not asyncio's get_coro(): on 3.12.0-3.12.4 it crashes the interpreter on a task
+        # that completed eagerly (CPython gh-122332); the attribute answers None there.
+        coro: Any = self._coro  # type: ignore[attr-defined]
         if coro is None:
             return None  # 3.13+: a task that completed eagerly keeps no coroutine
         body = self._body

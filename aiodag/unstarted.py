@@ -112,20 +112,21 @@ class UnstartedFace(AsyncioFace):
             return
         print(f"No stack for {self!r}", file=file or sys.stderr)
 
-    def _must_have_started(self) -> None:
+    def _must_have_started(self, what: str = "Result") -> None:
         if self._phase == _WAITING:
-            raise asyncio.InvalidStateError("Result is not set.")
+            raise asyncio.InvalidStateError(f"{what} is not set.")
 
     def __repr__(self) -> str:
         if self._phase != _WAITING:
             return super().__repr__()
-        pending = self._pending  # type: ignore[attr-defined]
+        pending = getattr(self, "_pending", 0)
         what = f"waiting for {pending} upstream{'s' if pending != 1 else ''}"
         return (f"<{type(self).__name__} pending name={self.get_name()!r} "
                 f"coro=<{self._spec.name}() {what}> status=pending>")
 
     def _wait_for_start(self) -> Generator[Any, None, None]:
-        """Wait (in ``await handle``) until the handle has ended, if it has not started.
+        """Wait (in ``await handle``) until the handle has started and ended, or, if
+        the awaiting code is cancelled meanwhile, until the handle has started.
 
         Cancelling the awaiting code cancels the handle, as awaiting a task does.
         """
@@ -134,8 +135,11 @@ class UnstartedFace(AsyncioFace):
         try:
             yield from waiter
         except asyncio.CancelledError:
+            # As when awaiting a task: the cancellation goes to the handle, and the
+            # awaiting code goes on waiting until the handle has ended (it may handle
+            # the cancellation and return a value).  The handle has started now (a
+            # cancelled one starts at once), so awaiting it is asyncio's own.
             self.cancel()
-            raise
 
 
 def _wake(waiter: asyncio.Future[None]) -> Callable[[Any], None]:

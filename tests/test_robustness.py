@@ -716,3 +716,129 @@ async def test_tasks_sharing_one_context_start_one_after_another() -> None:
     step = task(add, context=ctx)
     h = step(step(step(1, 1), 1), 1)
     assert await asyncio.wait_for(h, 5) == 4
+
+
+# -- found by review of the rewritten engine (issue 9) --------------------------------------
+
+async def test_get_coro_of_a_dependent_that_finished_in_its_first_step() -> None:
+    """asyncio's own Task.get_coro() crashed the interpreter (3.12.0-3.12.4, gh-122332)
+    on a task that completed eagerly, as the engine starts dependents on 3.12+."""
+
+    @task
+    async def inc(x: int) -> int:
+        return x + 1  # no suspension: done within its (eager) first step
+
+    h = inc(ok(1))
+    assert await h == 2
+    coro = h.get_coro()
+    assert coro is None or coro.__qualname__.endswith("inc")
+    assert "status=ok" in repr(h)
+
+
+async def test_a_body_cancelling_a_sibling_dependent_stops_no_other() -> None:
+    """Dependents made ready together start one after another; one that cancels the next
+    (a race, a watchdog) must not stop the rest from starting."""
+    up = ok(1)
+    victim_box: list[Any] = []
+
+    @task
+    async def canceller(x: int) -> None:
+        victim_box[0].cancel()
+
+    @task
+    async def victim(x: int) -> None:
+        await asyncio.sleep(10)
+
+    first = canceller(up)
+    victim_box.append(victim(up))
+    bystander = add(up, 1)
+    assert await asyncio.wait_for(bystander, 5) == 2
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await victim_box[0]
+
+
+def test_keyboardinterrupt_in_a_first_step_leaves_the_other_dependents_to_run() -> None:
+    """REPL or notebook style: the loop is resumed after a KeyboardInterrupt; the other
+    dependents made ready by the same upstream still run."""
+
+    @task
+    async def interrupts(x: int) -> None:
+        raise KeyboardInterrupt
+
+    loop = asyncio.new_event_loop()
+    try:
+        async def make() -> tuple[Any, ...]:
+            up = ok(1)
+            return interrupts(up), add(up, 1), add(up, 2)
+
+        _bad, g1, g2 = loop.run_until_complete(make())
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.sleep(0.1))
+
+        async def check() -> list[int]:
+            return await asyncio.wait_for(asyncio.gather(g1, g2), 5)
+
+        assert loop.run_until_complete(check()) == [2, 3]
+    finally:
+        loop.close()
+
+
+async def test_code_awaiting_a_waiting_handle_and_cancelled_waits_for_its_end() -> None:
+    """As awaiting any task: the cancellation goes to the handle, and the awaiting code
+    resumes once the handle has ended (here, with the value it returned on cancel)."""
+    log: list[str] = []
+
+    @task
+    async def cleans_up(x: int) -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.02)
+            log.append("cleaned up")
+            return "suppressed"
+        return "not reached"
+
+    h = cleans_up(ok(1))  # waiting for its upstream when awaited
+
+    async def awaiter() -> str:
+        return await h
+
+    waiting = asyncio.ensure_future(awaiter())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0.03)  # h runs now
+    waiting.cancel()
+    assert await waiting == "suppressed"
+    assert log == ["cleaned up"]
+
+
+async def test_a_name_set_by_the_body_in_its_first_step_stays() -> None:
+    @task
+    async def names_itself(x: int) -> str:
+        current = asyncio.current_task()
+        assert current is not None
+        current.set_name("my-name")
+        await asyncio.sleep(0)
+        return current.get_name()
+
+    h = names_itself(ok(1))
+    assert await h == "my-name" and h.get_name() == "my-name"
+
+
+def test_a_call_refused_for_a_future_of_another_loop_leaves_no_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The call raises its clear ValueError; the handle it never made is not reported as
+    "destroyed but pending", nor does its repr fail."""
+    other = asyncio.new_event_loop()
+    foreign = other.create_future()
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match="another event loop"):
+            add(foreign, 1)
+
+    asyncio.run(main())
+    other.close()
+    gc.collect()
+    err = capsys.readouterr().err
+    assert "destroyed but it is pending" not in err and "Exception in" not in err

@@ -670,3 +670,33 @@ async def test_a_run_whose_failures_were_all_handled_is_not_an_error_run(
     failed = [s for s in exporter.get_finished_spans()
               if attributes(s).get(attr.TASK_STATUS) == "failed"]
     assert len(failed) == 2 and all(s.status.status_code is StatusCode.ERROR for s in failed)
+
+
+async def test_a_dependent_called_after_a_task_that_never_ran_links_to_its_span() -> None:
+    """The engine reports a task's end from a done-callback: the sink reaches the handle
+    through aiodag.ending.settling(), not asyncio.current_task() (which is no task there),
+    so a dependent called later still gets the DAG's edge."""
+    from aiodag.trace import OpenTelemetrySink
+    from aiodag.trace import attributes as attr
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    @task
+    async def boom() -> int:
+        await asyncio.sleep(0.01)
+        raise ValueError("x")
+
+    @task
+    async def dep(x: int) -> int:
+        return x
+
+    async with Run("t", sinks=[OpenTelemetrySink(provider)], raise_errors=False):
+        never_ran = dep(boom())  # upstream_failed
+        await asyncio.sleep(0.05)
+        late = dep(never_ran)  # called after it ended
+    spans = {s.attributes.get(attr.TASK_ID): s for s in exporter.get_finished_spans()}
+    assert never_ran.id in spans and late.id in spans
+    assert [link.context.span_id for link in spans[late.id].links] == [
+        spans[never_ran.id].context.span_id]

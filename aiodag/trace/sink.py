@@ -46,6 +46,7 @@ from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode, Tra
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
+from ..ending import settling
 from ..events import (
     CLOCK_ANCHOR,
     AttemptFailed,
@@ -438,14 +439,15 @@ class OpenTelemetrySink:
 
     def _finished_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
         """A task that never ran: a zero-length span, once its upstreams have spans."""
-        task = asyncio.current_task()
-        if task is not None and getattr(task, "id", None) == event.task_id:
+        # The engine settles a task's end in a done-callback: the handle is the one
+        # being settled (asyncio.current_task() is no task there).
+        task = settling()
+        if task is not None and task.id == event.task_id:
             ref = state.ref = _HandleRef(task, self._forget_cb)
             ref.task_id = event.task_id
         else:
-            # Reported from a done-callback (cancelled before its first step): there is
-            # no handle to watch, so no later dependent can be linked to it.  Dependents
-            # called already took hold of the record.
+            # No handle to watch, so no later dependent can be linked to it.
+            # Dependents called already took hold of the record.
             self._tasks.pop(event.task_id, None)
         # An upstream may not have a span yet: a dependent stops as soon as one upstream
         # fails, while another may still wait for its own dependencies.  Its span would
