@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .deps import ALL_FUTURES, ArgPlan, resolve
-from .errors import UpstreamError
+from .errors import UpstreamError, caused_by
 from .executor import in_executor
 from .introspection import AsyncioFace
 from .labels import short_repr
@@ -91,8 +91,7 @@ def upstream_trouble(handle: TaskHandle[Any], deps: Sequence[asyncio.Future[Any]
             root = exc.root if isinstance(exc, UpstreamError) else ref(fut)
             upstream_id = fut.id if isinstance(fut, AsyncioFace) else None  # type: ignore[attr-defined]
             error = UpstreamError(handle._aiodag_ref, ref(fut), upstream_id, root)
-            error.__cause__ = exc
-            return _raising(error)
+            return _raising(caused_by(error, exc))
     assert cancelled is not None
     return _raising(asyncio.CancelledError(
         f"{handle._aiodag_ref} did not run: its upstream {ref(cancelled)} was cancelled"

@@ -70,7 +70,19 @@ def is_task_failure(error: BaseException) -> bool:
 def root_of(error: BaseException) -> BaseException:
     """The exception a task's body raised at the source of ``error``'s failure chain."""
     while isinstance(error, UpstreamError) and error.__cause__ is not None:
+        # The engine notes the root on each UpstreamError it makes (see caused_by), so a
+        # chain of any length is not walked again for every task it stopped.
+        noted = error.__dict__.get("_aiodag_root")
+        if noted is not None:
+            return noted  # type: ignore[no-any-return]
         error = error.__cause__
+    return error
+
+
+def caused_by(error: UpstreamError, cause: BaseException) -> UpstreamError:
+    """Chain ``error`` to ``cause`` (the upstream's failure) and note the chain's root."""
+    error.__cause__ = cause
+    error._aiodag_root = root_of(cause)  # type: ignore[attr-defined]
     return error
 
 
