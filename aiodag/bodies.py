@@ -10,7 +10,6 @@ the engine adds no coroutine of its own around it (a run or a sink adds
 from __future__ import annotations
 
 import asyncio
-import operator
 import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,17 +19,13 @@ from .errors import UpstreamError, caused_by
 from .executor import in_executor
 from .introspection import AsyncioFace
 from .labels import short_repr
+from .state import WAITING, done, exception, result, stored_error
 
 if TYPE_CHECKING:
     from .handle import TaskHandle
 
 __all__ = ["body_of", "never_run", "resolved", "upstream_trouble"]
 
-_WAITING = 0  # (handle.WAITING)
-_done = asyncio.Future.done
-_result = asyncio.Future.result
-_exception = asyncio.Future.exception
-_stored_error = operator.attrgetter("_exception")  # (see handle._stored_error)
 
 
 def body_of(handle: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -43,15 +38,15 @@ def body_of(handle: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[str, An
         # (raising CancelledError on TaskFinished), so reading it can raise.
         if plan is ALL_FUTURES:
             if not spec.is_async:
-                return in_executor(handle, spec, map(_result, args), kwargs)
+                return in_executor(handle, spec, map(result, args), kwargs)
             n = len(args)
             # (Direct calls for the usual few upstreams: no iterator, no tuple.)
             if n == 1:
-                body = spec.fn(_result(args[0]))
+                body = spec.fn(result(args[0]))
             elif n == 2:
-                body = spec.fn(_result(args[0]), _result(args[1]))
+                body = spec.fn(result(args[0]), result(args[1]))
             else:
-                body = spec.fn(*map(_result, args))
+                body = spec.fn(*map(result, args))
         else:
             if plan is not None:
                 args, kwargs = resolve(plan, args, kwargs)
@@ -69,7 +64,7 @@ def resolved(args: tuple[Any, ...], kwargs: dict[str, Any],
              plan: ArgPlan | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The call's arguments with every upstream replaced by its result."""
     if plan is ALL_FUTURES:
-        return tuple(map(_result, args)), kwargs
+        return tuple(map(result, args)), kwargs
     if plan is not None:
         return resolve(plan, args, kwargs)
     return args, kwargs
@@ -80,14 +75,14 @@ def upstream_trouble(handle: TaskHandle[Any], deps: Sequence[asyncio.Future[Any]
     It ends with that upstream's failure as an :class:`UpstreamError`, or cancelled."""
     cancelled: asyncio.Future[Any] | None = None
     for fut in deps:
-        if not _is_done(fut):
+        if not is_done(fut):
             continue
         if fut.cancelled():
             cancelled = cancelled or fut
             continue
-        exc = _stored_error(fut)
+        exc = stored_error(fut)
         if exc is not None:
-            _exception(fut)  # read by the engine: the failure is reported through it
+            exception(fut)  # read by the engine: the failure is reported through it
             root = exc.root if isinstance(exc, UpstreamError) else ref(fut)
             upstream_id = fut.id if isinstance(fut, AsyncioFace) else None  # type: ignore[attr-defined]
             error = UpstreamError(handle._aiodag_ref, ref(fut), upstream_id, root)
@@ -101,11 +96,8 @@ def upstream_trouble(handle: TaskHandle[Any], deps: Sequence[asyncio.Future[Any]
 def is_done(fut: asyncio.Future[Any]) -> bool:
     """``fut.done()``, also for a handle not yet started (which asyncio cannot ask)."""
     if isinstance(fut, AsyncioFace):
-        return fut._phase != _WAITING and _done(fut)  # type: ignore[attr-defined]
+        return fut._phase != WAITING and done(fut)  # type: ignore[attr-defined]
     return fut.done()
-
-
-_is_done = is_done
 
 
 def ref(value: object) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import operator
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from .events import TaskFinished, TaskStatus
 from .executor import ExecutorCall
 from .keepalive import _ALIVE, _fallback_alive
 from .sinks import emit
+from .state import SETTLED, cancelled, exception, stored_error
 
 if TYPE_CHECKING:
     from .handle import TaskHandle
@@ -31,10 +31,6 @@ __all__ = ["settle"]
 PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
 UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
-_SETTLED = 2  # (handle.SETTLED)
-_cancelled = asyncio.Future.cancelled
-_exception = asyncio.Future.exception
-_stored_error = operator.attrgetter("_exception")  # (see handle._stored_error)
 _now = time.monotonic_ns
 _NONE_READY: list[Any] = []  # shared, never added to
 
@@ -98,17 +94,17 @@ def _drain(first: TaskHandle[Any], *, in_context: bool) -> None:
 
 
 def _settle(handle: TaskHandle[Any]) -> None:
-    handle._phase = _SETTLED
+    handle._phase = SETTLED
     if handle._deps is not None:
         # Ended before its upstreams did (cancelled, or another upstream failed):
         # they must not keep it, and what it holds, alive until they end.
-        if _cancelled(handle) and handle._trouble:
+        if cancelled(handle) and handle._trouble:
             handle._cancelled_before_start()
         handle._unregister()
-    if _cancelled(handle):
+    if cancelled(handle):
         status, error, failed_upstream = CANCELLED, None, None
     else:
-        error = _stored_error(handle)
+        error = stored_error(handle)
         if error is None:
             status, failed_upstream = OK, None
         elif isinstance(error, UpstreamError):
@@ -204,11 +200,11 @@ def _ended_with(handle: TaskHandle[Any], status: TaskStatus, error: BaseExceptio
         if run is not None:
             assert record is not None
             run._failed(record, error, root=True, body=_code_of(handle._spec.fn))
-            _exception(handle)  # the run reports it
+            exception(handle)  # the run reports it
         return
     # A failure passed on: an UpstreamError, or a body re-raising what it awaited.
     root = mark_passed_on(error)
-    _exception(handle)  # reported through its root
+    exception(handle)  # reported through its root
     if run is not None:
         assert record is not None
         run._failed(record, error, root=False, body=_code_of(handle._spec.fn))

@@ -29,10 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import operator
 import sys
 import time
 import types
+from asyncio import format_helpers
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,10 +44,17 @@ from .ending import settle, settle_now
 from .errors import UpstreamError, is_handled, log_failure, root_of
 from .events import TaskStatus
 from .foreign import stop_waiting_for_foreign, wait_for_foreign
+from .introspection import ENGINE_DIR
 from .keepalive import _ALIVE, alive_handles, is_eager
 from .reporting import observed, report_created
 from .runs import _current_run
 from .sinks import SinkSlot
+from .state import SETTLED, STARTED, WAITING
+from .state import cancelled as _cancelled
+from .state import done as _done
+from .state import exception as _exception
+from .state import result as _result
+from .state import stored_error as _stored_error
 from .unstarted import UnstartedFace
 
 if TYPE_CHECKING:
@@ -60,9 +67,6 @@ T = TypeVar("T")
 
 _next_id = 0
 
-# A handle's phase: waiting for upstreams (not yet an asyncio task) / started (an
-# asyncio task running its body) / settled (done, and its end reported).
-WAITING, STARTED, SETTLED = 0, 1, 2
 
 _EAGER = sys.version_info >= (3, 12)
 _EAGER_START: dict[str, Any] = {"eager_start": True}  # (a 3.12+ keyword: typed for 3.11)
@@ -303,13 +307,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         self._phase = STARTED
         loop = self._home
         context = self._context
-        early = self._early
-        # No name for asyncio: get_name() answers with the task's `name#id` (making that
-        # string for every task costs more than the rest of its naming).
-        name = early.pop(0)[1] if early is not None and early[0][0] is None else None
-        # (From now on only a name set later lives here, for get_name(): the callbacks
-        # kept so far are handed to asyncio below.)
-        self._early = None if name is None else [(None, name)]
+        early, name = self._take_early()
         global _eager_depth
         depth = _eager_depth
         if eager and depth < _MAX_EAGER_DEPTH:
@@ -334,6 +332,19 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         else:
             _init_task(self, coro, loop=loop, name=name, context=context)
         self._add_callbacks(early)
+
+    def _take_early(self) -> tuple[list[tuple[Any, Any]] | None, str | None]:
+        """At the start: the done-callbacks added before it, and a name set before it.
+
+        Without a name, asyncio gets none: get_name() answers with the task's `name#id`
+        (making that string for every task costs more than the rest of its naming).
+        From now on only the name lives in ``_early``, for get_name(); the callbacks
+        are the caller's to hand to asyncio (``_add_callbacks``).
+        """
+        early = self._early
+        name = early.pop(0)[1] if early is not None and early[0][0] is None else None
+        self._early = None if name is None else [(None, name)]
+        return early, name
 
     def _add_callbacks(self, early: list[tuple[Any, Any]] | None) -> None:
         """Give asyncio the task's done-callbacks: the engine's first, then any added
@@ -373,9 +384,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             created_at = self._created_at
             del self._args, self._kwargs, self._plan, self._created_at
             self._phase = STARTED
-            early = self._early
-            name = early.pop(0)[1] if early is not None and early[0][0] is None else None
-            self._early = None if name is None else [(None, name)]
+            early, name = self._take_early()
             _init_task(self, never_run(), loop=self._home, name=name,
                        context=self._context)
             if created_at is not None and self._source_traceback:  # type: ignore[attr-defined]
@@ -470,14 +479,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
 PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
 UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
-# asyncio's C methods themselves: the engine's own reads are not the user's
-# (errors.is_handled), and they skip the handle's Python-level overrides.
+# asyncio's own Task methods, called directly (see aiodag.state).
 _init_task = asyncio.Task.__init__
 _add_done_callback = asyncio.Future.add_done_callback
-_done = asyncio.Future.done
-_cancelled = asyncio.Future.cancelled
-_result = asyncio.Future.result
-_exception = asyncio.Future.exception
 _task_await = asyncio.Future.__await__
 _task_del = asyncio.Task.__del__
 _now = time.monotonic_ns
@@ -486,18 +490,10 @@ _register_task = getattr(asyncio, "_register_task", None)
 cancels them at its end).  Not in asyncio's documentation, but exported for other task
 implementations since 3.7; without it, handles still waiting for upstreams are missing
 from all_tasks()."""
-_stored_error = operator.attrgetter("_exception")
-"""A done future's exception, read without marking it retrieved: asyncio still reports
-a failure nobody retrieved (the one private attribute the engine reads; the C and the
-Python futures both have it)."""
 
 
 def _creation_stack() -> Any:
-    from asyncio import format_helpers
-
     stack = format_helpers.extract_stack(sys._getframe(2))
-    from .introspection import ENGINE_DIR
-
     while stack and stack[-1].filename.startswith(ENGINE_DIR):
         del stack[-1]
     return stack

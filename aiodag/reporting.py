@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .bodies import ref
 from .deps import ALL_FUTURES, ArgPlan
 from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskStatus
 from .introspection import AsyncioFace
@@ -80,8 +81,8 @@ def report_created(
         if not_ready:
             record.ready_ns = None  # set when its last upstream ends
         return
-    arg_reprs = tuple(map(_ref, args))
-    kwarg_reprs = tuple([(k, _ref(v)) for k, v in kwargs.items()]) if kwargs else ()
+    arg_reprs = tuple(map(ref, args))
+    kwarg_reprs = tuple([(k, ref(v)) for k, v in kwargs.items()]) if kwargs else ()
     label = format_call(name, arg_reprs, kwarg_reprs)
     made: TaskRecord | None = None
     if run is not None:
@@ -135,11 +136,4 @@ def _label_part(value: object) -> str | TaskRecord:
     # An upstream of the same run stands as its record, whose name#id the label shows.
     if isinstance(value, AsyncioFace):
         return value._record or value._aiodag_ref  # type: ignore[attr-defined,no-any-return]
-    return short_repr(value)
-
-
-def _ref(value: object) -> str:
-    """``name#id`` for a handle (as labels show upstreams), a short repr for the rest."""
-    if isinstance(value, AsyncioFace):
-        return value._aiodag_ref  # type: ignore[attr-defined,no-any-return]
     return short_repr(value)

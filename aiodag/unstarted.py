@@ -22,10 +22,10 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .introspection import AsyncioFace
+from .state import WAITING as _WAITING
 
 __all__ = ["UnstartedFace"]
 
-_WAITING = 0  # (handle.WAITING)
 
 
 class UnstartedFace(AsyncioFace):

@@ -11,17 +11,16 @@ span (the context travels with each call: :mod:`aiodag.trace.propagation`).  Nee
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from distributed import WorkerPlugin
 
-from .workers import configure_worker
+from .workers import WorkerSettings, configure_worker
 
 __all__ = ["TracingPlugin"]
 
 
-class TracingPlugin(WorkerPlugin):
+class TracingPlugin(WorkerSettings, WorkerPlugin):
     """Sets up tracing in each Dask worker's process with ``configure``'s keywords.
 
     A ``file`` becomes one file per worker (see :mod:`aiodag.trace.workers`); the spans
@@ -32,14 +31,7 @@ class TracingPlugin(WorkerPlugin):
 
     name = "aiodag-tracing"
 
-    def __init__(self, service_name: str | None = None, *, endpoint: str | None = None,
-                 protocol: str | None = None, file: str | os.PathLike[str] | None = None,
-                 ) -> None:
-        self.settings: dict[str, Any] = {
-            "service_name": service_name, "endpoint": endpoint, "protocol": protocol,
-            "file": None if file is None else os.fspath(file),
-        }
-        self._provider: Any = None
+    _provider: Any = None  # (the worker's, once set up)
 
     def setup(self, worker: Any) -> None:
         """Configure tracing in the worker's process."""
@@ -51,6 +43,3 @@ class TracingPlugin(WorkerPlugin):
         if self._provider is not None:
             self._provider.force_flush()
 
-    def __repr__(self) -> str:
-        given = ", ".join(f"{k}={v!r}" for k, v in self.settings.items() if v is not None)
-        return f"TracingPlugin({given})"

@@ -58,13 +58,9 @@ def flush_traces() -> bool:
     return bool(flush()) if flush is not None else True
 
 
-class ProcessTracing:
-    """A process pool's initializer that sets tracing up in each worker process.
-
-    ``ProcessPoolExecutor(initializer=ProcessTracing(file="trace.jsonl"))`` — the
-    keywords are :func:`~aiodag.trace.configure`'s.  Each worker writes
-    ``trace-<pid>.jsonl`` and flushes it when the pool shuts it down.
-    """
+class WorkerSettings:
+    """``configure()``'s settings, kept to configure tracing in a worker process (the
+    base of :class:`ProcessTracing` and of the Dask plugin)."""
 
     def __init__(self, service_name: str | None = None, *, endpoint: str | None = None,
                  protocol: str | None = None, file: str | os.PathLike[str] | None = None,
@@ -74,13 +70,23 @@ class ProcessTracing:
             "file": None if file is None else os.fspath(file),
         }
 
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self.settings.items() if v is not None)
+        return f"{type(self).__name__}({given})"
+
+
+class ProcessTracing(WorkerSettings):
+    """A process pool's initializer that sets tracing up in each worker process.
+
+    ``ProcessPoolExecutor(initializer=ProcessTracing(file="trace.jsonl"))`` — the
+    keywords are :func:`~aiodag.trace.configure`'s.  Each worker writes
+    ``trace-<pid>.jsonl`` and flushes it when the pool shuts it down.
+    """
+
+
     def __call__(self) -> None:
         provider = configure_worker(str(os.getpid()), **self.settings)
         if provider is not None:
             # A pool's worker leaves through os._exit (no atexit handlers), but runs
             # multiprocessing's finalizers: the spans are flushed there.
             multiprocessing.util.Finalize(provider, provider.shutdown, exitpriority=10)
-
-    def __repr__(self) -> str:
-        given = ", ".join(f"{k}={v!r}" for k, v in self.settings.items() if v is not None)
-        return f"ProcessTracing({given})"
