@@ -45,12 +45,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .errors import is_task_failure
 from .events import Attempt, AttemptFailed, TaskStarted, TaskStatus
 from .executor import in_executor
+from .rows import NONE, STARTED, STATUS_CODE
 from .sinks import emit
 
 if TYPE_CHECKING:
     from .decorator import TaskFunction
     from .handle import TaskHandle
-    from .runs import TaskRecord
+
 
 __all__ = [
     "ControlFacts",
@@ -242,9 +243,10 @@ class Limit:
             slots.free -= 1
             slots.holders.add(handle.id)
             return
-        record = handle._record
-        if record is not None and record.caller_id in slots.holders and not self._warned:
-            self._warn_nested(handle, record.caller_id)
+        row = handle._row
+        caller = NONE if row == NONE else handle._run._rows.caller[row]  # type: ignore[union-attr]
+        if caller in slots.holders and not self._warned:
+            self._warn_nested(handle, caller)
         waiter: asyncio.Future[None] = handle.get_loop().create_future()
         slots.waiters.append(waiter)
         # The handle's status reads "pending" while it has a waiter (see handle.py).
@@ -305,9 +307,8 @@ def run_limit(limit: object, what: str = "Run(): limit") -> Limit | None:
 class ControlFacts:
     """What the controls record of one task: its attempts and its wait for a slot.
 
-    :class:`aiodag.TaskRecord` keeps it in one slot, set only for tasks under controls:
-    8 bytes per record, rather than a side table by the record's id, whose entries
-    would have to live with the run while a record can outlive its run.
+    A run keeps it by row (:attr:`aiodag.rows.TaskRows.controls`), only for tasks
+    under controls.
     """
 
     __slots__ = ("attempts", "limit_wait_ns")
@@ -317,10 +318,15 @@ class ControlFacts:
         self.limit_wait_ns: int | None = None
 
 
-def _facts(record: TaskRecord) -> ControlFacts:
-    facts: ControlFacts | None = getattr(record, "_controls", None)
+def _facts(handle: TaskHandle[Any]) -> ControlFacts | None:
+    """The facts the run of ``handle`` keeps of it (``None``: it is in no run)."""
+    row = handle._row
+    if row == NONE:
+        return None
+    kept = handle._run._rows.controls  # type: ignore[union-attr]  # (a row is in a run)
+    facts = kept.get(row)
     if facts is None:
-        record._controls = facts = ControlFacts()
+        kept[row] = facts = ControlFacts()
     return facts
 
 
@@ -377,18 +383,20 @@ async def driven(handle: TaskHandle[Any], resolved: Callable[..., Any], args: An
 def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:
     """As a reported task's start (reporting.observed), once the slots are held; with
     ``asked``, when it asked for them, the time it waited for them."""
-    record = handle._record
+    row = handle._row
     sinks = handle._sinks
-    if record is None and not sinks:
+    if row == NONE and not sinks:
         return
     ts = time.monotonic_ns()
     limit_wait = None if asked is None else ts - asked
-    if record is not None:
-        record.status = TaskStatus.RUNNING
-        record.started_ns = ts
+    if row != NONE:
+        rows = handle._run._rows  # type: ignore[union-attr]  # (a row is in a run)
+        rows.status[row] = STATUS_CODE[TaskStatus.RUNNING]
+        rows.times[4 * row + STARTED] = ts
         if limit_wait is not None:
-            _facts(record).limit_wait_ns = limit_wait
+            _facts(handle).limit_wait_ns = limit_wait  # type: ignore[union-attr]
         if sinks:
+            record = rows.view(row)
             emit(sinks, TaskStarted(handle.id, ts, record.ready_ns, record.released_by,
                                     limit_wait))
     else:
@@ -410,7 +418,7 @@ async def _call(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,
 
 async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: Controls,
                     args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    record = handle._record
+    facts = _facts(handle)
     attempts: list[Attempt] = []
     timeout = controls.timeout
     number = 0
@@ -441,8 +449,8 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
             delay = controls.delay_before(number) if retry else None
             _forget_locals(exc, spec)  # kept in the record: not the argument values
             attempts.append(Attempt(number, started, ended, error, timed_out))
-            if record is not None:
-                _facts(record).attempts = tuple(attempts)
+            if facts is not None:
+                facts.attempts = tuple(attempts)
             if handle._sinks:
                 emit(handle._sinks, AttemptFailed(handle.id, number, error, started, ended,
                                                   timed_out, delay))
@@ -458,8 +466,8 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
             await asyncio.sleep(delay)
             continue
         attempts.append(Attempt(number, started, time.monotonic_ns(), None))
-        if record is not None:
-            _facts(record).attempts = tuple(attempts)
+        if facts is not None:
+            facts.attempts = tuple(attempts)
         return result
 
 

@@ -20,6 +20,7 @@ from .errors import UpstreamError, is_task_failure, mark_handled, mark_passed_on
 from .events import TaskFinished, TaskStatus
 from .executor import ExecutorCall
 from .keepalive import _ALIVE, _fallback_alive
+from .rows import FINISHED, NONE, READY, STARTED, STATUS_CODE
 from .sinks import emit
 from .state import SETTLED, cancelled, exception, stored_error
 
@@ -111,15 +112,17 @@ def _settle(handle: TaskHandle[Any]) -> None:
             status, failed_upstream = UPSTREAM_FAILED, error.upstream_id
         else:
             status, failed_upstream = FAILED, None
-    record = handle._record
+    row = handle._row
     sinks = handle._sinks
-    ts = handle._end_ns or (_now() if record is not None or sinks else 0)
-    if record is not None:
-        record.status = status
-        record.finished_ns = ts
+    run = handle._run
+    ts = handle._end_ns or (_now() if row != NONE or sinks else 0)
+    if row != NONE:
+        rows = run._rows  # type: ignore[union-attr]  # (a row is in a run)
+        rows.status[row] = STATUS_CODE[status]
+        rows.times[4 * row + FINISHED] = ts
         call = handle._body
         if type(call) is ExecutorCall and call.started_ns is None:
-            record.started_ns = None  # cancelled while queued: the body never ran
+            rows.times[4 * row + STARTED] = NONE  # cancelled while queued: never ran
     if error is not None:
         _ended_with(handle, status, error)
     elif handle._received is not None:
@@ -138,10 +141,11 @@ def _settle(handle: TaskHandle[Any]) -> None:
             for dependent in dependents:
                 dependent._pending -= 1
                 if not dependent._pending:
-                    dependent_record = dependent._record
-                    if dependent_record is not None:  # its last arrival: this one
-                        dependent_record.ready_ns = ts or _now()
-                        dependent_record.released_by = handle.id
+                    dependent_row = dependent._row
+                    if dependent_row != NONE:  # its last arrival: this one
+                        dependent_rows = dependent._run._rows  # type: ignore[union-attr]
+                        dependent_rows.times[4 * dependent_row + READY] = ts or _now()
+                        dependent_rows.released[dependent_row] = handle.id
                     ready.append(dependent)
         else:
             for dependent in dependents:
@@ -155,7 +159,6 @@ def _settle(handle: TaskHandle[Any]) -> None:
         # A set never shrinks: after a burst of many tasks, a new one, so the burst's
         # memory is not kept for the rest of the process.
         setattr(loop, _ALIVE, set())
-    run = handle._run
     if run is not None:
         watch = run._watch
         if watch is not None and watch._culprit is not None:
@@ -190,24 +193,22 @@ def _start_all(ready: list[TaskHandle[Any]]) -> None:
 
 def _ended_with(handle: TaskHandle[Any], status: TaskStatus, error: BaseException) -> None:
     run = handle._run
-    record = handle._record
+    row = handle._row
     if status is FAILED and not is_task_failure(error):
         # The source of a failure.  It is logged later, once, and only if nobody
         # handles it (errors.is_handled): when it stops a dependent or is raised on,
         # when its run ends, or, outside any run, by asyncio itself if the handle is
         # dropped with the error never retrieved.
         mark_task_failure(error, handle._aiodag_ref)
-        if run is not None:
-            assert record is not None
-            run._failed(record, error, root=True, body=_code_of(handle._spec.fn))
+        if run is not None and row != NONE:
+            run._failed(row, error, root=True, body=_code_of(handle._spec.fn))
             exception(handle)  # the run reports it
         return
     # A failure passed on: an UpstreamError, or a body re-raising what it awaited.
     root = mark_passed_on(error)
     exception(handle)  # reported through its root
-    if run is not None:
-        assert record is not None
-        run._failed(record, error, root=False, body=_code_of(handle._spec.fn))
+    if run is not None and row != NONE:
+        run._failed(row, error, root=False, body=_code_of(handle._spec.fn))
         run._passed_on(root)
 
 

@@ -47,6 +47,7 @@ from .foreign import stop_waiting_for_foreign, wait_for_foreign
 from .introspection import ENGINE_DIR
 from .keepalive import _ALIVE, alive_handles, is_eager
 from .reporting import observed, report_created
+from .rows import NONE, READY, STATUSES
 from .runs import _current_run
 from .sinks import SinkSlot
 from .state import SETTLED, STARTED, WAITING
@@ -59,7 +60,7 @@ from .unstarted import UnstartedFace
 
 if TYPE_CHECKING:
     from .decorator import TaskFunction
-    from .runs import Run, TaskRecord
+    from .runs import Run
 
 __all__ = ["TaskHandle"]
 
@@ -104,7 +105,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         "_phase",
         "_plan",       # (as _args)
         "_received",
-        "_record",
+        "_row",        # its row in its run's record (aiodag.rows), or NONE
         "_run",
         "_sinks",
         "_spec",
@@ -119,7 +120,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
     _early: list[tuple[Any, Any]] | None  # (fn, context), or (None, name)
     _spec: TaskFunction[T]
     _run: Run | None
-    _record: TaskRecord | None
+    _row: int
     _received: list[BaseException] | None
     _dependents: dict[TaskHandle[Any], None] | None
     _deps: Sequence[asyncio.Future[Any]] | None
@@ -146,7 +147,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         self._home = loop
         self._early = None
         self._dependents = None
-        self._record = None
+        self._row = NONE
         self._body = None
         self._received = None
         self._end_ns = 0
@@ -235,9 +236,8 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         except BaseException:
             alive.discard(self)
             self._unregister()
-            record: TaskRecord | None = self._record  # (set by report_created)
-            if run is not None and record is not None:
-                run._discard(record)
+            if run is not None and self._row != NONE:  # (added by report_created)
+                run._discard(self._row)
             raise
         if self._source_traceback:  # type: ignore[attr-defined]  # debug mode: where made
             self._trim_source_traceback()
@@ -268,9 +268,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 return PENDING
             if getattr(self, "_waiter", None) is not None:
                 return PENDING  # waiting for a slot (aiodag.controls)
-            record = self._record
-            if record is not None:
-                return record.status
+            row = self._row
+            if row != NONE:
+                return STATUSES[self._run._rows.status[row]]  # type: ignore[union-attr]
             coro = self._coro  # type: ignore[attr-defined]  # (see AsyncioFace.get_coro)
             if type(coro) is types.CoroutineType and (
                     inspect.getcoroutinestate(coro) == inspect.CORO_CREATED):
@@ -298,7 +298,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 # Options in use (retries, timeout, limits): aiodag.controls takes the
                 # slots, starts the body and runs its attempts.
                 coro = _controls.driven(self, resolved, args, kwargs, plan)
-            elif self._record is None and not self._sinks:
+            elif self._row == NONE and not self._sinks:
                 coro = body_of(self, args, kwargs, plan)
             else:
                 # The body is made when `observed` begins: a task cancelled before its
@@ -459,10 +459,9 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             return
         self._pending -= 1
         if not self._pending:
-            record = self._record
-            if record is not None:
-                record.ready_ns = _now()
-                record.released_by = None
+            row = self._row
+            if row != NONE:
+                self._run._rows.times[4 * row + READY] = _now()  # type: ignore[union-attr]
             self._ready()
 
     def _cancelled_before_start(self) -> None:

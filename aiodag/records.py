@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from .errors import is_handled
 from .events import Dependency, TaskStatus
 from .labels import format_call
+from .rows import CREATED, FINISHED, NONE, READY, STARTED, STATUSES
 
 if TYPE_CHECKING:
-    from .controls import ControlFacts
     from .events import Attempt
+    from .rows import TaskRows
 
 __all__ = ["LabelParts", "TaskRecord"]
 
@@ -26,69 +27,111 @@ class TaskRecord:
 
     ``created``, ``started`` and ``finished`` are seconds since the run began, ``None``
     where the task has not got there; the ``*_ns`` fields are the raw event timestamps.
+    A record is a read-only view of the task's row in its run (see :mod:`aiodag.rows`):
+    it reads the run's latest, and keeps the run's rows alive while it is held.
     """
 
-    __slots__ = (
-        "_controls",  # seam: issue 13 (set only for tasks under controls: controls.py)
-        "_label",
-        "caller_id",
-        "created_ns",
-        "deps",
-        "error",
-        "finished_ns",
-        "id",
-        "name",
-        "ready_ns",
-        "released_by",
-        "run_start_ns",
-        "started_ns",
-        "status",
-    )
-    _controls: ControlFacts  # (a slot, unset for tasks without retries, timeout or limit)
+    __slots__ = ("_row", "_rows")
 
-    def __init__(
-        self,
-        id: int,
-        name: str,
-        label: str | LabelParts,
-        deps: tuple[Dependency, ...],
-        created_ns: int,
-        run_start_ns: int,
-        caller_id: int | None = None,
-    ) -> None:
-        self.id = id
-        self.name = name
-        self._label = label
-        self.deps = deps
+    def __init__(self, rows: TaskRows, row: int) -> None:
+        self._rows = rows
+        self._row = row
+
+    @property
+    def id(self) -> int:
+        """The task's id (as its handle's)."""
+        return self._rows.ids[self._row]
+
+    @property
+    def name(self) -> str:
+        """The task's name."""
+        return self._rows.names[self._row]
+
+    @property
+    def status(self) -> TaskStatus:
+        """Where the task is (as of the run's latest)."""
+        return STATUSES[self._rows.status[self._row]]
+
+    @property
+    def deps(self) -> tuple[Dependency, ...]:
         """The upstream tasks as ``(upstream_id, kind)`` pairs."""
-        self.status = TaskStatus.PENDING
-        self.error: BaseException | None = None
+        return self._rows.dependencies(self._row)
+
+    @property
+    def error(self) -> BaseException | None:
         """The exception of a ``failed`` or ``upstream_failed`` task."""
-        self.created_ns = created_ns
-        self.started_ns: int | None = None
-        self.finished_ns: int | None = None
-        self.run_start_ns = run_start_ns
-        self.ready_ns: int | None = created_ns
-        """When its last upstream finished (its call, if none was left to wait for);
-        ``None`` while it still waits for one, or if one failed or was cancelled."""
-        self.released_by: int | None = None
+        return self._rows.errors.get(self._row)
+
+    @property
+    def caller_id(self) -> int | None:
+        """The id of the task whose body called this one (``None``: called from plain code)."""
+        return _value(self._rows.caller[self._row])
+
+    @property
+    def released_by(self) -> int | None:
         """The upstream whose end made it ready: its *last arrival* (``None``: ready at
         the call, or released by a plain asyncio future)."""
-        self.caller_id = caller_id
-        """The id of the task whose body called this one (``None``: called from plain code)."""
+        return _value(self._rows.released[self._row])
+
+    @property
+    def created_ns(self) -> int:
+        return self._rows.times[4 * self._row + CREATED]
+
+    @property
+    def ready_ns(self) -> int | None:
+        """When its last upstream finished (its call, if none was left to wait for);
+        ``None`` while it still waits for one, or if one failed or was cancelled."""
+        return _value(self._rows.times[4 * self._row + READY])
+
+    @property
+    def started_ns(self) -> int | None:
+        return _value(self._rows.times[4 * self._row + STARTED])
+
+    @property
+    def finished_ns(self) -> int | None:
+        return _value(self._rows.times[4 * self._row + FINISHED])
+
+    @property
+    def run_start_ns(self) -> int:
+        """The run's start (monotonic ns), from which the seconds count."""
+        return self._rows.start_ns
 
     @property
     def label(self) -> str:
         """The call, short and readable: ``fetch('a1')``, ``merge(fetch#3, fetch#4)``."""
-        label = self._label
+        rows, row = self._rows, self._row
+        label = rows.label_of(row)
         if isinstance(label, str):
             return label
-        # Built on first use from the reprs taken at the call (see handle.py).
-        parts, kwparts = label
-        args = tuple([_part_text(part) for part in parts])
-        kwargs = tuple([(key, _part_text(part)) for key, part in kwparts])
-        self._label = text = format_call(self.name, args, kwargs)
+        if label is None:
+            # Every argument was an upstream handle of the run, in order: its name#id.
+            args = tuple([self._ref(dep.upstream_id) for dep in rows.dependencies(row)])
+            kwargs: tuple[tuple[str, str], ...] = ()
+        else:
+            # Built on first use from the reprs taken at the call (see reporting.py).
+            parts, kwparts = label
+            args = tuple([self._part_text(part) for part in parts])
+            kwargs = tuple([(key, self._part_text(part)) for key, part in kwparts])
+        rows.labels[row] = text = format_call(self.name, args, kwargs)
         return text
+
+    def _ref(self, upstream_id: int) -> str:
+        rows = self._rows
+        try:
+            return f"{rows.names[rows.row_of(upstream_id)]}#{upstream_id}"
+        except KeyError:
+            return f"#{upstream_id}"
+
+    def _part_text(self, part: str | int) -> str:
+        return part if isinstance(part, str) else self._ref(part)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TaskRecord):
+            return NotImplemented
+        return self._rows is other._rows and self._row == other._row
+
+    def __hash__(self) -> int:
+        return hash((id(self._rows), self._row))
 
     @property
     def created(self) -> float:
@@ -156,7 +199,7 @@ class TaskRecord:
     def attempts(self) -> tuple[Attempt, ...]:
         """Each run of the body, in order, for a task with ``retries`` or a ``timeout``
         (empty for other tasks, and before the first attempt ends)."""
-        facts: ControlFacts | None = getattr(self, "_controls", None)
+        facts = self._rows.controls.get(self._row)
         return () if facts is None else facts.attempts
 
     @property
@@ -169,7 +212,7 @@ class TaskRecord:
     def limit_wait(self) -> float | None:
         """Seconds it was ready but waited for a slot of a ``limit`` (its task's or its
         run's); ``None`` if no limit applied to it (or it has not got a slot yet)."""
-        facts: ControlFacts | None = getattr(self, "_controls", None)
+        facts = self._rows.controls.get(self._row)
         ns = None if facts is None else facts.limit_wait_ns
         return None if ns is None else ns / 1e9
 
@@ -182,11 +225,9 @@ class TaskRecord:
         return f"<TaskRecord #{self.id} {self.label} {self.status}>"
 
 
-LabelParts = tuple[tuple["str | TaskRecord", ...], tuple[tuple[str, "str | TaskRecord"], ...]]
-"""A label not yet built: argument reprs, with upstreams of the run as their records."""
+LabelParts = tuple[tuple["str | int", ...], tuple[tuple[str, "str | int"], ...]]
+"""A label not yet built: argument reprs, with upstreams of the run as their task ids."""
 
 
-def _part_text(part: str | TaskRecord) -> str:
-    return part if isinstance(part, str) else f"{part.name}#{part.id}"
-
-
+def _value(stored: int) -> int | None:
+    return None if stored == NONE else stored

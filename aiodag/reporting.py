@@ -20,16 +20,18 @@ from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskSt
 from .introspection import AsyncioFace
 from .labels import format_call, short_repr
 from .outcome import with_outcome_edges
+from .rows import NONE, READY, STARTED, STATUS_CODE
 from .sinks import emit
 
 if TYPE_CHECKING:
     from .handle import TaskHandle
-    from .runs import Run, TaskRecord
+    from .records import LabelParts
+    from .runs import Run
 
 __all__ = ["observed", "report_created"]
 
 DATA, EXOGENOUS = DependencyKind.DATA, DependencyKind.EXOGENOUS
-RUNNING = TaskStatus.RUNNING
+RUNNING_CODE = STATUS_CODE[TaskStatus.RUNNING]
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
 _now = time.monotonic_ns
 
@@ -48,48 +50,42 @@ def report_created(
     # The task whose body is calling (if any): this one was spawned by it.
     caller = asyncio.current_task()
     caller_id = caller.id if isinstance(caller, AsyncioFace) else None
-    if deps:
-        if plan is ALL_FUTURES and not spec.exogenous:
-            # Every dependency is a data argument (the common case): no lookups.
-            dependencies = tuple([
-                _new_tuple(Dependency, (fut.id, DATA))  # type: ignore[attr-defined]
-                for fut in deps if isinstance(fut, AsyncioFace)
-            ])
-            data: Sequence[asyncio.Future[Any]] = args
-        else:
-            data = () if plan is None else args if plan is ALL_FUTURES else plan.futures
-            dependencies = tuple([
-                _new_tuple(Dependency, (fut.id,  # type: ignore[attr-defined]
-                                         DATA if fut in data else EXOGENOUS))
-                for fut in deps if isinstance(fut, AsyncioFace)
-            ])
-        if len(dependencies) != len(deps):
-            # an `outcome(h)` among the dependencies is an edge from h
-            dependencies = with_outcome_edges(deps, dependencies, data)
-    else:
-        dependencies = ()
-    not_ready = handle._pending > 0 or handle._trouble
+    ready = not (handle._pending > 0 or handle._trouble)
     slots = handle._sinks
-    if not slots:
-        # Only the run's record needs a label, and only when someone reads it: keep the
-        # argument reprs (upstreams as their records) and build it then.
-        parts = tuple(map(_label_part, args))
-        kwparts = tuple([(k, _label_part(v)) for k, v in kwargs.items()]) if kwargs else ()
+    if not slots and plan is ALL_FUTURES and not spec.exogenous:
+        # Every dependency is a data argument (the common case): the row keeps their
+        # ids, and no label unless it cannot be made from them (see aiodag.rows).
         assert run is not None
-        handle._record = record = run._add(handle.id, name, (parts, kwparts), dependencies,
-                                           ts, caller_id)
-        if not_ready:
-            record.ready_ns = None  # set when its last upstream ends
+        dep_ids = [fut.id for fut in deps  # type: ignore[attr-defined]
+                   if isinstance(fut, AsyncioFace)]
+        if len(dep_ids) == len(deps):
+            rows = run._rows
+            handle._row = row = rows.add(handle.id, name, ts, ready, caller_id, dep_ids)
+            if len(dep_ids) != len(args) or kwargs or not _all_of(run, args):
+                rows.labels[row] = _label_parts(run, args, kwargs)
+            run._unfinished += 1
+            return
+    dependencies = _dependencies(spec.exogenous, args, plan, deps) if deps else ()
+    if not slots:
+        assert run is not None
+        rows = run._rows
+        handle._row = row = rows.add(handle.id, name, ts, ready, caller_id, None,
+                                     dependencies)
+        if args or kwargs:
+            # Only the run's record needs a label, and only when someone reads it: keep
+            # the argument reprs (upstreams as their ids) and build it then.
+            rows.labels[row] = _label_parts(run, args, kwargs)
+        run._unfinished += 1
         return
     arg_reprs = tuple(map(ref, args))
     kwarg_reprs = tuple([(k, ref(v)) for k, v in kwargs.items()]) if kwargs else ()
     label = format_call(name, arg_reprs, kwarg_reprs)
-    made: TaskRecord | None = None
     if run is not None:
-        handle._record = made = run._add(handle.id, name, label, dependencies, ts,
-                                         caller_id)
-        if not_ready:
-            made.ready_ns = None
+        rows = run._rows
+        handle._row = row = rows.add(handle.id, name, ts, ready, caller_id, None,
+                                     dependencies)
+        rows.labels[row] = label
+        run._unfinished += 1
     try:
         emit(slots, TaskCreated(
             handle.id, name, label, run.id if run is not None else None,
@@ -97,10 +93,9 @@ def report_created(
         ))
     except BaseException:
         # A sink raised SystemExit or the like: no task is created after all.
-        if made is not None:
-            assert run is not None
-            run._discard(made)
-            handle._record = None
+        if run is not None:
+            run._discard(handle._row)
+            handle._row = NONE
         raise
 
 
@@ -110,16 +105,18 @@ async def observed(handle: TaskHandle[Any], body_of: Callable[..., Any],
     and ends."""
     handle._body = body = body_of(*call)  # (also for get_coro() / get_stack() / repr)
     del call  # the arguments: not kept in this frame while the body runs
-    record = handle._record
     ts = _now()
-    if record is not None:
-        record.status = RUNNING
-        record.started_ns = ts
+    row = handle._row
+    if row != NONE:
+        rows = handle._run._rows  # type: ignore[union-attr]  # (a row is in a run)
+        rows.status[row] = RUNNING_CODE
+        rows.times[4 * row + STARTED] = ts
     slots = handle._sinks
     if slots:
         try:
-            if record is not None:
-                emit(slots, TaskStarted(handle.id, ts, record.ready_ns, record.released_by))
+            if row != NONE:
+                emit(slots, TaskStarted(handle.id, ts, _value(rows.times[4 * row + READY]),
+                                        _value(rows.released[row])))
             else:
                 emit(slots, TaskStarted(handle.id, ts))
         except BaseException:
@@ -132,8 +129,51 @@ async def observed(handle: TaskHandle[Any], body_of: Callable[..., Any],
         handle._end_ns = _now()
 
 
-def _label_part(value: object) -> str | TaskRecord:
-    # An upstream of the same run stands as its record, whose name#id the label shows.
+def _dependencies(exogenous: Sequence[Any], args: tuple[Any, ...], plan: ArgPlan | None,
+                  deps: Sequence[asyncio.Future[Any]]) -> tuple[Dependency, ...]:
+    """The DAG's edges of a call: one per upstream handle (plain futures are waited for
+    but are no tasks), each ``outcome(h)`` standing as an edge from ``h``."""
+    if plan is ALL_FUTURES and not exogenous:
+        data: Sequence[asyncio.Future[Any]] = args
+        dependencies = tuple([
+            _new_tuple(Dependency, (fut.id, DATA))  # type: ignore[attr-defined]
+            for fut in deps if isinstance(fut, AsyncioFace)
+        ])
+    else:
+        data = () if plan is None else args if plan is ALL_FUTURES else plan.futures
+        dependencies = tuple([
+            _new_tuple(Dependency, (fut.id,  # type: ignore[attr-defined]
+                                     DATA if fut in data else EXOGENOUS))
+            for fut in deps if isinstance(fut, AsyncioFace)
+        ])
+    if len(dependencies) != len(deps):
+        dependencies = with_outcome_edges(deps, dependencies, data)
+    return dependencies
+
+
+def _all_of(run: Run, args: tuple[Any, ...]) -> bool:
+    """Every argument is a handle of ``run``."""
+    for arg in args:
+        if getattr(arg, "_run", None) is not run or not isinstance(arg, AsyncioFace):
+            return False
+    return True
+
+
+def _label_parts(run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LabelParts:
+    parts = tuple([_label_part(run, value) for value in args])
+    kwparts = tuple([(k, _label_part(run, v)) for k, v in kwargs.items()]) if kwargs else ()
+    return parts, kwparts
+
+
+def _label_part(run: Run, value: object) -> str | int:
+    # An upstream of the same run stands as its id (its record gives the name); other
+    # handles as their name#id, anything else as a short repr.
     if isinstance(value, AsyncioFace):
-        return value._record or value._aiodag_ref  # type: ignore[attr-defined,no-any-return]
+        if getattr(value, "_run", None) is run:
+            return value.id  # type: ignore[attr-defined,no-any-return]
+        return value._aiodag_ref  # type: ignore[attr-defined,no-any-return]
     return short_repr(value)
+
+
+def _value(stored: int) -> int | None:
+    return None if stored == NONE else stored

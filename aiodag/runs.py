@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from typing import Any, cast
 
-from .analysis import WaitBreakdown, critical_path, status_counts, wait_breakdown
+from .analysis import WaitBreakdown, critical_path, wait_breakdown
 from .blocking import LoopWatch, unwatch_loop, watch_loop
 from .controls import run_limit  # seam: issue 13
 from .errors import (
@@ -39,7 +39,6 @@ from .errors import (
 )
 from .events import (
     ClockAnchor,
-    Dependency,
     LoopBlocked,
     RunFinished,
     RunStarted,
@@ -47,8 +46,9 @@ from .events import (
 )
 from .failfast import absorb_stop, check_fail_fast, stop_run  # seam: issue 13
 from .keepalive import alive_handles
-from .records import LabelParts, TaskRecord
+from .records import TaskRecord
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
+from .rows import RecordMap, TaskRows
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
 
@@ -141,7 +141,7 @@ class Run:
         self._own_slots = make_slots(sinks)
         self._slots: tuple[SinkSlot, ...] = ()
         self._state = _State.NEW
-        self._records: dict[int, TaskRecord] = {}
+        self._rows = TaskRows()  # the record of its tasks (see aiodag.rows)
         self._unfinished = 0
         # The run's failure candidates by id: its tasks' own failures, and failures from
         # outside the run that reached its tasks.  Those handled are left out at the end.
@@ -163,12 +163,14 @@ class Run:
     @property
     def tasks(self) -> list[TaskRecord]:
         """One record per task, in the order they were called (a new list each time)."""
-        return list(self._records.values())
+        rows = self._rows
+        return [rows.view(row) for row in rows.rows()]
 
     def task(self, task_id: int) -> TaskRecord:
         """The record of the task with id ``task_id``."""
+        rows = self._rows
         try:
-            return self._records[task_id]
+            return rows.view(rows.row_of(task_id))
         except KeyError:
             raise KeyError(f"run {self.name!r} has no task with id {task_id!r}") from None
 
@@ -184,8 +186,8 @@ class Run:
             return 0.0
         if self.running:
             return self._seconds(time.monotonic_ns())
-        ends = [r.finished for r in self._records.values() if r.finished is not None]
-        return max(ends, default=0.0)
+        last = self._rows.finished_max()
+        return 0.0 if last is None else self._seconds(last)
 
     def critical_path(self) -> list[TaskRecord]:
         """The chain of tasks, first to last, that decided when the run ended.
@@ -193,17 +195,18 @@ class Run:
         Start from the task that finished last; repeatedly step to the dependency that
         finished last before it started.  Any delay on this chain delays the run.
         """
-        return critical_path(self._records)
+        return critical_path(RecordMap(self._rows))
 
     def wait_breakdown(self) -> dict[int, WaitBreakdown]:
         """Per task: waiting for dependencies, waiting for the loop, running (seconds),
         and the upstream that released it (see :class:`aiodag.analysis.WaitBreakdown`)."""
         # The same analysis as for a run read back from a trace, on the engine's records.
-        return cast("dict[int, WaitBreakdown]", wait_breakdown(self._records))
+        return cast("dict[int, WaitBreakdown]", wait_breakdown(RecordMap(self._rows)))
 
     def counts(self) -> dict[TaskStatus, int]:
         """How many tasks have each status (every status is a key)."""
-        return status_counts(self._records.values())
+        rows = self._rows
+        return {status: rows.count(status) for status in TaskStatus}
 
     @property
     def failures(self) -> list[BaseException]:
@@ -218,7 +221,7 @@ class Run:
 
     def __repr__(self) -> str:
         counts = " ".join(f"{status}={n}" for status, n in self.counts().items() if n)
-        tasks = f"tasks={len(self._records)}" + (f" {counts}" if counts else "")
+        tasks = f"tasks={len(self._rows)}" + (f" {counts}" if counts else "")
         return f"<Run {self.name!r} {self._state.value} {tasks}>"
 
     # -- the scope ------------------------------------------------------------------
@@ -230,6 +233,7 @@ class Run:
         self._state = _State.RUNNING
         self._slots = global_slots() + self._own_slots
         self.anchor = ClockAnchor.now()
+        self._rows.start_ns = self.anchor.mono_ns
         self._token = _current_run.set(self)
         self._owner = asyncio.current_task()
         if self.block_threshold is not None:
@@ -315,21 +319,14 @@ class Run:
     def _seconds(self, ts: int) -> float:
         return (ts - self.anchor.mono_ns) / 1e9
 
-    def _add(self, task_id: int, name: str, label: str | LabelParts,
-             deps: tuple[Dependency, ...], ts: int, caller_id: int | None) -> TaskRecord:
-        record = TaskRecord(task_id, name, label, deps, ts, self.anchor.mono_ns, caller_id)
-        self._records[task_id] = record
-        self._unfinished += 1
-        return record
-
     def _loop_blocked(self, event: LoopBlocked) -> None:
         threshold = self.block_threshold
         if threshold is not None and event.duration_ns >= threshold * 1e9:
             self.loop_blocks.append(event)
 
-    def _discard(self, record: TaskRecord) -> None:
+    def _discard(self, row: int) -> None:
         """Forget a task whose creation did not complete (a sink raised)."""
-        del self._records[record.id]
+        self._rows.discarded.add(row)
         self._unfinished -= 1
 
     def _passed_on(self, root: BaseException) -> None:
@@ -345,13 +342,13 @@ class Run:
             with contextlib.suppress(Exception):
                 root.add_note(note)
 
-    def _failed(self, record: TaskRecord, error: BaseException, *, root: bool,
+    def _failed(self, row: int, error: BaseException, *, root: bool,
                 body: types.CodeType | None = None) -> None:
-        record.error = error
+        self._rows.errors[row] = error
         if root:
             self._failures[id(error)] = error
         if self.fail_fast:  # seam: issue 13 -- the first failure stops the run
-            stop_run(self, record)
+            stop_run(self, self._rows.view(row))
         # The record keeps the error's traceback (its lines) but not the argument values
         # in the body's frames (#10).  Only the body's own frames, which have ended: a
         # traceback can also hold frames of code that is still running (an error raised

@@ -1,0 +1,200 @@
+"""``TaskRows``: how a :class:`~aiodag.Run` keeps its tasks — one row each, in columns.
+
+A run of a million tasks keeps a million records while it lives, and a finished run
+keeps them for as long as the user holds it.  One Python object per task (with its
+timestamps, its dependency tuples and its label parts as further objects) costs
+~600 bytes each and, worse, is one more object for every pass of the garbage collector
+over the heap.  So a run keeps its tasks as rows of a few flat columns (``array`` of
+machine integers: no Python object per value, nothing for the collector to walk), and
+builds a :class:`~aiodag.TaskRecord` — a view of one row — only when someone reads it.
+
+The engine writes a row where the task's life happens: :mod:`aiodag.reporting` adds it
+at the call and marks the start, :mod:`aiodag.ending` marks the end and the moment each
+dependent became ready.  A handle knows its row by number (``_row``).
+
+What most tasks leave out costs nothing: a label is kept only when it cannot be made
+again from the row (a call whose arguments are not all upstream handles of this run);
+dependencies other than plain data arguments, errors and execution-control facts live
+in dictionaries keyed by row, for the few rows that have them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .events import Dependency, DependencyKind, TaskStatus
+
+if TYPE_CHECKING:
+    from .controls import ControlFacts
+    from .records import LabelParts, TaskRecord
+
+__all__ = ["NONE", "STATUSES", "STATUS_CODE", "TaskRows"]
+
+NONE = -1
+"""A timestamp or id not there (yet): ``None`` in a record (monotonic clocks and task ids
+are never negative)."""
+
+STATUSES: tuple[TaskStatus, ...] = tuple(TaskStatus)
+STATUS_CODE: dict[TaskStatus, int] = {status: code for code, status in enumerate(STATUSES)}
+
+# Offsets in a row's stride of ``times``.
+CREATED, READY, STARTED, FINISHED = 0, 1, 2, 3
+_DATA = DependencyKind.DATA
+_new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
+
+
+class TaskRows:
+    """The tasks of one run, as columns (see the module docstring).
+
+    Rows are added in call order, so task ids (which only grow) are sorted: a task's row
+    is found by bisection, with no index to keep.
+    """
+
+    __slots__ = (
+        "_views", "caller", "controls", "dep_ends", "dep_ids", "deps", "discarded",
+        "errors", "ids", "labels", "names", "released", "start_ns", "status", "times",
+    )
+
+    def __init__(self) -> None:
+        self.start_ns = 0
+        """The run's start (monotonic ns): records count their seconds from it."""
+        self.ids = array("q")
+        self.names: list[str] = []
+        self.status = bytearray()  # STATUS_CODE of each row
+        self.times = array("q")  # per row: created, ready, started, finished (ns or NONE)
+        self.released = array("q")  # the upstream whose end made it ready (or NONE)
+        self.caller = array("q")  # the task whose body called it (or NONE)
+        # Data dependencies on handles, all rows end to end; row i's are
+        # dep_ids[dep_ends[i - 1]:dep_ends[i]].
+        self.dep_ends = array("q")
+        self.dep_ids = array("q")
+        self.deps: dict[int, tuple[Dependency, ...]] = {}
+        """Rows whose dependencies are not all data arguments (exogenous, ``outcome``):
+        their whole list, instead of ``dep_ids``."""
+        self.labels: dict[int, str | LabelParts] = {}
+        """Rows whose label cannot be made from their name and dependencies."""
+        self.errors: dict[int, BaseException] = {}
+        self.controls: dict[int, ControlFacts] = {}
+        self.discarded: set[int] = set()
+        """Rows of tasks whose creation did not complete (a sink raised): not tasks."""
+        self._views: dict[int, TaskRecord] | None = None
+
+    def add(self, task_id: int, name: str, created_ns: int, ready: bool,
+            caller_id: int | None, dep_ids: list[int] | None = None,
+            deps: tuple[Dependency, ...] | None = None) -> int:
+        """A new row, pending; returns its number.  ``dep_ids``: the data dependencies
+        on handles (the common case); or ``deps``: every dependency, of any kind."""
+        row = len(self.ids)
+        self.ids.append(task_id)
+        self.names.append(name)
+        self.status.append(0)  # PENDING
+        self.times.extend((created_ns, created_ns if ready else NONE, NONE, NONE))
+        self.released.append(NONE)
+        self.caller.append(NONE if caller_id is None else caller_id)
+        if dep_ids:
+            self.dep_ids.extend(dep_ids)
+        elif deps:
+            if all(dep[1] is _DATA for dep in deps):
+                self.dep_ids.extend([dep[0] for dep in deps])
+            else:
+                self.deps[row] = deps
+        self.dep_ends.append(len(self.dep_ids))
+        return row
+
+    def row_of(self, task_id: object) -> int:
+        """The row of the task with id ``task_id`` (``KeyError`` if it has none)."""
+        ids = self.ids
+        if type(task_id) is int:
+            row = bisect_left(ids, task_id)
+            if row < len(ids) and ids[row] == task_id and row not in self.discarded:
+                return row
+        raise KeyError(task_id)
+
+    def __len__(self) -> int:
+        return len(self.ids) - len(self.discarded)
+
+    def rows(self) -> Iterator[int]:
+        """Every task's row, in call order."""
+        discarded = self.discarded
+        if not discarded:
+            return iter(range(len(self.ids)))
+        return (row for row in range(len(self.ids)) if row not in discarded)
+
+    def view(self, row: int) -> TaskRecord:
+        """The record of row ``row``: one object per row, made when first read."""
+        views = self._views
+        if views is None:
+            self._views = views = {}
+        record = views.get(row)
+        if record is None:
+            from .records import TaskRecord  # (records.py reads rows: no import cycle)
+
+            views[row] = record = TaskRecord(self, row)
+        return record
+
+    def dependencies(self, row: int) -> tuple[Dependency, ...]:
+        deps = self.deps.get(row)
+        if deps is not None:
+            return deps
+        ends = self.dep_ends
+        first = ends[row - 1] if row else 0
+        return tuple([_new_tuple(Dependency, (upstream, _DATA))
+                      for upstream in self.dep_ids[first:ends[row]]])
+
+    def label_of(self, row: int) -> str | LabelParts | None:
+        """The row's kept label (or its parts), or ``None`` if it is to be made from
+        the name and the upstreams (see records.py)."""
+        return self.labels.get(row)
+
+    def finished_max(self) -> int | None:
+        """The latest end of a task (ns), if any has ended."""
+        ends = self.times[FINISHED::4]
+        latest = max(ends, default=NONE)
+        return None if latest == NONE else latest
+
+    def count(self, status: TaskStatus) -> int:
+        count = self.status.count(STATUS_CODE[status])
+        if self.discarded:
+            code = STATUS_CODE[status]
+            count -= sum(1 for row in self.discarded if self.status[row] == code)
+        return count
+
+
+class RecordMap(Mapping[int, "TaskRecord"]):
+    """A run's records by task id, made as they are read (for :mod:`aiodag.analysis`)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: TaskRows) -> None:
+        self._rows = rows
+
+    def __getitem__(self, task_id: int) -> TaskRecord:
+        rows = self._rows
+        return rows.view(rows.row_of(task_id))
+
+    def get(self, task_id: Any, default: Any = None) -> Any:
+        try:
+            return self[task_id]
+        except KeyError:
+            return default
+
+    def __contains__(self, task_id: object) -> bool:
+        try:
+            self._rows.row_of(task_id)
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        ids = self._rows.ids
+        return (ids[row] for row in self._rows.rows())
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def values(self) -> Any:
+        rows = self._rows
+        return [rows.view(row) for row in rows.rows()]
