@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .errors import is_task_failure
 from .events import Attempt, AttemptFailed, TaskStarted, TaskStatus
 from .executor import in_executor
-from .rows import NONE, STARTED, STATUS_CODE
+from .rows import CALLER, NONE, STARTED, STATUS, STATUS_CODE
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ class Limit:
             slots.holders.add(handle.id)
             return
         row = handle._row
-        caller = NONE if row == NONE else handle._run._rows.caller[row]  # type: ignore[union-attr]
+        caller = NONE if row == NONE else handle._run._rows.cells[8 * row + CALLER]  # type: ignore[union-attr]
         if caller in slots.holders and not self._warned:
             self._warn_nested(handle, caller)
         waiter: asyncio.Future[None] = handle.get_loop().create_future()
@@ -391,8 +391,8 @@ def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:
     limit_wait = None if asked is None else ts - asked
     if row != NONE:
         rows = handle._run._rows  # type: ignore[union-attr]  # (a row is in a run)
-        rows.status[row] = STATUS_CODE[TaskStatus.RUNNING]
-        rows.times[4 * row + STARTED] = ts
+        rows.cells[8 * row + STATUS] = STATUS_CODE[TaskStatus.RUNNING]
+        rows.cells[8 * row + STARTED] = ts
         if limit_wait is not None:
             _facts(handle).limit_wait_ns = limit_wait  # type: ignore[union-attr]
         if sinks:

@@ -20,7 +20,7 @@ from .errors import UpstreamError, is_task_failure, mark_handled, mark_passed_on
 from .events import TaskFinished, TaskStatus
 from .executor import ExecutorCall
 from .keepalive import _ALIVE, _fallback_alive
-from .rows import FINISHED, NONE, READY, STARTED, STATUS_CODE
+from .rows import FINISHED, NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
 from .sinks import emit
 from .state import SETTLED, cancelled, exception, stored_error
 
@@ -118,11 +118,11 @@ def _settle(handle: TaskHandle[Any]) -> None:
     ts = handle._end_ns or (_now() if row != NONE or sinks else 0)
     if row != NONE:
         rows = run._rows  # type: ignore[union-attr]  # (a row is in a run)
-        rows.status[row] = STATUS_CODE[status]
-        rows.times[4 * row + FINISHED] = ts
+        rows.cells[8 * row + STATUS] = STATUS_CODE[status]
+        rows.cells[8 * row + FINISHED] = ts
         call = handle._body
         if type(call) is ExecutorCall and call.started_ns is None:
-            rows.times[4 * row + STARTED] = NONE  # cancelled while queued: never ran
+            rows.cells[8 * row + STARTED] = NONE  # cancelled while queued: never ran
     if error is not None:
         _ended_with(handle, status, error)
     elif handle._received is not None:
@@ -144,8 +144,8 @@ def _settle(handle: TaskHandle[Any]) -> None:
                     dependent_row = dependent._row
                     if dependent_row != NONE:  # its last arrival: this one
                         dependent_rows = dependent._run._rows  # type: ignore[union-attr]
-                        dependent_rows.times[4 * dependent_row + READY] = ts or _now()
-                        dependent_rows.released[dependent_row] = handle.id
+                        dependent_rows.cells[8 * dependent_row + READY] = ts or _now()
+                        dependent_rows.cells[8 * dependent_row + RELEASED] = handle.id
                     ready.append(dependent)
         else:
             for dependent in dependents:

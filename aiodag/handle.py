@@ -47,7 +47,7 @@ from .foreign import stop_waiting_for_foreign, wait_for_foreign
 from .introspection import ENGINE_DIR
 from .keepalive import _ALIVE, alive_handles, is_eager
 from .reporting import observed, report_created
-from .rows import NONE, READY, STATUSES
+from .rows import NONE, READY, STATUS, STATUSES
 from .runs import _current_run
 from .sinks import SinkSlot
 from .state import SETTLED, STARTED, WAITING
@@ -270,7 +270,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
                 return PENDING  # waiting for a slot (aiodag.controls)
             row = self._row
             if row != NONE:
-                return STATUSES[self._run._rows.status[row]]  # type: ignore[union-attr]
+                return STATUSES[self._run._rows.cells[8 * row + STATUS]]  # type: ignore[union-attr]
             coro = self._coro  # type: ignore[attr-defined]  # (see AsyncioFace.get_coro)
             if type(coro) is types.CoroutineType and (
                     inspect.getcoroutinestate(coro) == inspect.CORO_CREATED):
@@ -461,7 +461,7 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         if not self._pending:
             row = self._row
             if row != NONE:
-                self._run._rows.times[4 * row + READY] = _now()  # type: ignore[union-attr]
+                self._run._rows.cells[8 * row + READY] = _now()  # type: ignore[union-attr]
             self._ready()
 
     def _cancelled_before_start(self) -> None:

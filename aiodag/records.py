@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .errors import is_handled
 from .events import Dependency, TaskStatus
 from .labels import format_call
-from .rows import CREATED, FINISHED, NONE, READY, STARTED, STATUSES
+from .rows import CALLER, CREATED, FINISHED, NONE, READY, RELEASED, STARTED, STATUS, STATUSES
 
 if TYPE_CHECKING:
     from .events import Attempt
@@ -50,7 +50,7 @@ class TaskRecord:
     @property
     def status(self) -> TaskStatus:
         """Where the task is (as of the run's latest)."""
-        return STATUSES[self._rows.status[self._row]]
+        return STATUSES[self._rows.cells[8 * self._row + STATUS]]
 
     @property
     def deps(self) -> tuple[Dependency, ...]:
@@ -65,31 +65,31 @@ class TaskRecord:
     @property
     def caller_id(self) -> int | None:
         """The id of the task whose body called this one (``None``: called from plain code)."""
-        return _value(self._rows.caller[self._row])
+        return _value(self._rows.cells[8 * self._row + CALLER])
 
     @property
     def released_by(self) -> int | None:
         """The upstream whose end made it ready: its *last arrival* (``None``: ready at
         the call, or released by a plain asyncio future)."""
-        return _value(self._rows.released[self._row])
+        return _value(self._rows.cells[8 * self._row + RELEASED])
 
     @property
     def created_ns(self) -> int:
-        return self._rows.times[4 * self._row + CREATED]
+        return self._rows.cells[8 * self._row + CREATED]
 
     @property
     def ready_ns(self) -> int | None:
         """When its last upstream finished (its call, if none was left to wait for);
         ``None`` while it still waits for one, or if one failed or was cancelled."""
-        return _value(self._rows.times[4 * self._row + READY])
+        return _value(self._rows.cells[8 * self._row + READY])
 
     @property
     def started_ns(self) -> int | None:
-        return _value(self._rows.times[4 * self._row + STARTED])
+        return _value(self._rows.cells[8 * self._row + STARTED])
 
     @property
     def finished_ns(self) -> int | None:
-        return _value(self._rows.times[4 * self._row + FINISHED])
+        return _value(self._rows.cells[8 * self._row + FINISHED])
 
     @property
     def run_start_ns(self) -> int:

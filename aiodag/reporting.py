@@ -20,7 +20,7 @@ from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskSt
 from .introspection import AsyncioFace
 from .labels import format_call, short_repr
 from .outcome import with_outcome_edges
-from .rows import NONE, READY, STARTED, STATUS_CODE
+from .rows import NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -58,11 +58,17 @@ def report_created(
         assert run is not None
         dep_ids = [fut.id for fut in deps  # type: ignore[attr-defined]
                    if isinstance(fut, AsyncioFace)]
-        if len(dep_ids) == len(deps):
+        n = len(dep_ids)
+        if n == len(deps):  # (each a handle: no plain future, no outcome(h))
             rows = run._rows
             handle._row = row = rows.add(handle.id, name, ts, ready, caller_id, dep_ids)
-            if len(dep_ids) != len(args) or kwargs or not _all_of(run, args):
+            if n != len(args) or kwargs:
                 rows.labels[row] = _label_parts(run, args, kwargs)
+            else:
+                for arg in args:
+                    if arg._run is not run:  # an upstream of another run: name it now
+                        rows.labels[row] = _label_parts(run, args, kwargs)
+                        break
             run._unfinished += 1
             return
     dependencies = _dependencies(spec.exogenous, args, plan, deps) if deps else ()
@@ -109,14 +115,14 @@ async def observed(handle: TaskHandle[Any], body_of: Callable[..., Any],
     row = handle._row
     if row != NONE:
         rows = handle._run._rows  # type: ignore[union-attr]  # (a row is in a run)
-        rows.status[row] = RUNNING_CODE
-        rows.times[4 * row + STARTED] = ts
+        rows.cells[8 * row + STATUS] = RUNNING_CODE
+        rows.cells[8 * row + STARTED] = ts
     slots = handle._sinks
     if slots:
         try:
             if row != NONE:
-                emit(slots, TaskStarted(handle.id, ts, _value(rows.times[4 * row + READY]),
-                                        _value(rows.released[row])))
+                emit(slots, TaskStarted(handle.id, ts, _value(rows.cells[8 * row + READY]),
+                                        _value(rows.cells[8 * row + RELEASED])))
             else:
                 emit(slots, TaskStarted(handle.id, ts))
         except BaseException:
@@ -149,14 +155,6 @@ def _dependencies(exogenous: Sequence[Any], args: tuple[Any, ...], plan: ArgPlan
     if len(dependencies) != len(deps):
         dependencies = with_outcome_edges(deps, dependencies, data)
     return dependencies
-
-
-def _all_of(run: Run, args: tuple[Any, ...]) -> bool:
-    """Every argument is a handle of ``run``."""
-    for arg in args:
-        if getattr(arg, "_run", None) is not run or not isinstance(arg, AsyncioFace):
-            return False
-    return True
 
 
 def _label_parts(run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LabelParts:

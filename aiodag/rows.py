@@ -40,8 +40,8 @@ are never negative)."""
 STATUSES: tuple[TaskStatus, ...] = tuple(TaskStatus)
 STATUS_CODE: dict[TaskStatus, int] = {status: code for code, status in enumerate(STATUSES)}
 
-# Offsets in a row's stride of ``times``.
-CREATED, READY, STARTED, FINISHED = 0, 1, 2, 3
+# A row's cells, in order: where each is in the row's stride of ``cells``.
+STATUS, CREATED, READY, STARTED, FINISHED, RELEASED, CALLER, DEP_END = range(8)
 _DATA = DependencyKind.DATA
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
 
@@ -54,23 +54,22 @@ class TaskRows:
     """
 
     __slots__ = (
-        "_views", "caller", "controls", "dep_ends", "dep_ids", "deps", "discarded",
-        "errors", "ids", "labels", "names", "released", "start_ns", "status", "times",
+        "_views", "cells", "controls", "dep_ids", "deps", "discarded", "errors", "ids",
+        "labels", "names", "start_ns",
     )
 
     def __init__(self) -> None:
         self.start_ns = 0
         """The run's start (monotonic ns): records count their seconds from it."""
-        self.ids = array("q")
+        self.ids = array("q")  # (apart from the cells, to bisect)
         self.names: list[str] = []
-        self.status = bytearray()  # STATUS_CODE of each row
-        self.times = array("q")  # per row: created, ready, started, finished (ns or NONE)
-        self.released = array("q")  # the upstream whose end made it ready (or NONE)
-        self.caller = array("q")  # the task whose body called it (or NONE)
-        # Data dependencies on handles, all rows end to end; row i's are
-        # dep_ids[dep_ends[i - 1]:dep_ends[i]].
-        self.dep_ends = array("q")
+        self.cells = array("q")
+        """8 per row (one ``extend`` adds a row): its STATUS_CODE; when it was created,
+        ready, started and finished (ns); the upstream whose end released it; the task
+        whose body called it; and DEP_END (below).  NONE where there is none (yet)."""
         self.dep_ids = array("q")
+        """The data dependencies on handles of all rows, end to end: row i's are
+        ``dep_ids[DEP_END of row i - 1:DEP_END of row i]``."""
         self.deps: dict[int, tuple[Dependency, ...]] = {}
         """Rows whose dependencies are not all data arguments (exogenous, ``outcome``):
         their whole list, instead of ``dep_ids``."""
@@ -87,13 +86,10 @@ class TaskRows:
             deps: tuple[Dependency, ...] | None = None) -> int:
         """A new row, pending; returns its number.  ``dep_ids``: the data dependencies
         on handles (the common case); or ``deps``: every dependency, of any kind."""
-        row = len(self.ids)
-        self.ids.append(task_id)
+        ids = self.ids
+        row = len(ids)
+        ids.append(task_id)
         self.names.append(name)
-        self.status.append(0)  # PENDING
-        self.times.extend((created_ns, created_ns if ready else NONE, NONE, NONE))
-        self.released.append(NONE)
-        self.caller.append(NONE if caller_id is None else caller_id)
         if dep_ids:
             self.dep_ids.extend(dep_ids)
         elif deps:
@@ -101,7 +97,12 @@ class TaskRows:
                 self.dep_ids.extend([dep[0] for dep in deps])
             else:
                 self.deps[row] = deps
-        self.dep_ends.append(len(self.dep_ids))
+        self.cells.extend((
+            0,  # PENDING
+            created_ns, created_ns if ready else NONE, NONE, NONE,
+            NONE, NONE if caller_id is None else caller_id,
+            len(self.dep_ids),
+        ))
         return row
 
     def row_of(self, task_id: object) -> int:
@@ -139,10 +140,10 @@ class TaskRows:
         deps = self.deps.get(row)
         if deps is not None:
             return deps
-        ends = self.dep_ends
-        first = ends[row - 1] if row else 0
+        cells = self.cells
+        first = cells[8 * row - 8 + DEP_END] if row else 0
         return tuple([_new_tuple(Dependency, (upstream, _DATA))
-                      for upstream in self.dep_ids[first:ends[row]]])
+                      for upstream in self.dep_ids[first:cells[8 * row + DEP_END]]])
 
     def label_of(self, row: int) -> str | LabelParts | None:
         """The row's kept label (or its parts), or ``None`` if it is to be made from
@@ -151,15 +152,16 @@ class TaskRows:
 
     def finished_max(self) -> int | None:
         """The latest end of a task (ns), if any has ended."""
-        ends = self.times[FINISHED::4]
+        ends = self.cells[FINISHED::8]
         latest = max(ends, default=NONE)
         return None if latest == NONE else latest
 
     def count(self, status: TaskStatus) -> int:
-        count = self.status.count(STATUS_CODE[status])
+        code = STATUS_CODE[status]
+        cells = self.cells
+        count = cells[STATUS::8].count(code)
         if self.discarded:
-            code = STATUS_CODE[status]
-            count -= sum(1 for row in self.discarded if self.status[row] == code)
+            count -= sum(1 for row in self.discarded if cells[8 * row + STATUS] == code)
         return count
 
 

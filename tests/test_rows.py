@@ -1,0 +1,160 @@
+"""A run's records as rows (aiodag.rows): every form of call recorded as before, and a
+record is a live, lasting view of its row."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import re
+from typing import Any
+
+import pytest
+
+from aiodag import Run, TaskRecord, TaskStatus, outcome, task
+from aiodag.events import DependencyKind, Event, TaskCreated
+from aiodag.testing import RecordingSink
+
+
+@task
+async def value(x: object = 0) -> object:
+    await asyncio.sleep(0)
+    return x
+
+
+@task
+async def combine(*args: object, **kwargs: object) -> int:
+    return len(args) + len(kwargs)
+
+
+@task
+async def boom() -> None:
+    raise ValueError("boom")
+
+
+async def every_kind_of_call(outside: Any) -> None:
+    """Calls whose records take each path of the engine's recording."""
+    a = value("a")
+    b = value()
+    combine(a, b)  # every argument a handle of the run: the label is made when read
+    combine(a, a)  # the same upstream twice: one edge, the label names it twice
+    combine(a, outside)  # an upstream of no run
+    combine(a, k=b)  # a handle as a keyword argument
+    combine(a, 3, [b])  # handles among values
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    future.set_result(7)
+    combine(a, future)  # a plain future: waited for, but no task (no edge)
+    combine(outcome(boom()), b)  # outcome(h): an edge from h
+    task(combine, b, outcome(a))(a)  # exogenous dependencies
+    combine()
+
+
+def _normalised(run: Run) -> list[tuple[Any, ...]]:
+    """The run's records with task ids replaced by their order in the run."""
+    order = {record.id: i for i, record in enumerate(run.tasks)}
+
+    def ref(match: re.Match[str]) -> str:
+        return f"#{order.get(int(match.group(1)), 'outside')}"
+
+    return [
+        (record.name, re.sub(r"#(\d+)", ref, record.label),
+         tuple((order.get(dep.upstream_id, "outside"), dep.kind) for dep in record.deps),
+         record.status, order.get(record.caller_id) if record.caller_id else None)
+        for record in run.tasks
+    ]
+
+
+async def test_records_are_the_same_with_and_without_a_sink() -> None:
+    """With a sink, the engine builds every label and edge at the call, for the event;
+    without one, it keeps the least it can and builds them when read: the records a
+    user reads must not differ."""
+    outside = value("outside")
+    async with Run("bare", raise_errors=False) as bare:
+        await every_kind_of_call(outside)
+    sink = RecordingSink()
+    async with Run("sunk", sinks=[sink], raise_errors=False) as sunk:
+        await every_kind_of_call(outside)
+    assert _normalised(bare) == _normalised(sunk)
+    # ... and as the events said.
+    created = {e.task_id: e for e in sink.events if isinstance(e, TaskCreated)}
+    for record in sunk.tasks:
+        assert record.label == created[record.id].label
+        assert record.deps == created[record.id].deps
+    labels = [label for _name, label, *_rest in _normalised(bare)]
+    assert labels == [
+        "value('a')", "value()", "combine(value#0, value#1)", "combine(value#0, value#0)",
+        "combine(value#0, value#outside)", "combine(value#0, k=value#1)",
+        "combine(value#0, 3, [value#1])",
+        f"combine(value#0, {created_future_repr(sunk)})",
+        "boom()", "combine(outcome(boom#8), value#1)", "combine(value#0)", "combine()",
+    ]
+    deps = {label: d for _name, label, d, *_rest in _normalised(bare)}
+    assert deps["combine(value#0, value#0)"] == ((0, DependencyKind.DATA),)
+    assert deps["combine(value#0, value#outside)"] == (
+        (0, DependencyKind.DATA), ("outside", DependencyKind.DATA))
+    assert deps[f"combine(value#0, {created_future_repr(sunk)})"] == (
+        (0, DependencyKind.DATA),)
+    assert set(deps["combine(outcome(boom#8), value#1)"]) == {
+        (8, DependencyKind.DATA), (1, DependencyKind.DATA)}
+    assert deps["combine(value#0)"] == (
+        (0, DependencyKind.DATA), (1, DependencyKind.EXOGENOUS))
+
+
+def created_future_repr(run: Run) -> str:
+    """How the plain future appears in the label (asyncio's repr, shortened)."""
+    label = next(r.label for r in run.tasks if "Future" in r.label)
+    return label.split(", ", 1)[1][:-1]
+
+
+async def test_a_record_is_one_object_per_task_and_reads_the_latest() -> None:
+    gate = asyncio.Event()
+
+    @task
+    async def waits() -> None:
+        await gate.wait()
+
+    async with Run("live") as run:
+        handle = waits()
+        await asyncio.sleep(0)
+        record = run.task(handle.id)
+        assert record.status is TaskStatus.RUNNING and record.finished is None
+        assert run.tasks[0] is record and record == run.task(handle.id)
+        assert {record, run.task(handle.id)} == {record}
+        gate.set()
+    assert record.status is TaskStatus.OK
+    assert record.finished is not None and record.duration is not None
+    assert isinstance(record, TaskRecord)
+    with pytest.raises(AttributeError):
+        record.status = TaskStatus.FAILED  # type: ignore[misc]  # read-only: the run's
+
+
+async def test_a_record_outlives_its_run_object() -> None:
+    async def pipeline() -> TaskRecord:
+        async with Run("gone") as run:
+            combine(value(1), value(2))
+        return run.tasks[-1]
+
+    record = await pipeline()
+    gc.collect()
+    assert record.label.startswith("combine(value#") and record.status is TaskStatus.OK
+    assert [dep.kind for dep in record.deps] == ["data", "data"]
+
+
+async def test_a_refused_call_leaves_no_row() -> None:
+    """A sink raising on TaskCreated refuses the call: no record, no count, no lookup."""
+    refused: list[int] = []
+
+    def sink(event: Event) -> None:
+        if isinstance(event, TaskCreated) and event.label == "value('bad')":
+            refused.append(event.task_id)
+            raise SystemExit(4)
+
+    async with Run(sinks=[sink]) as run:
+        value("good")
+        with pytest.raises(SystemExit):
+            value("bad")
+        value("after")
+    assert [r.label for r in run.tasks] == ["value('good')", "value('after')"]
+    assert run.counts()[TaskStatus.OK] == 2 and sum(run.counts().values()) == 2
+    with pytest.raises(KeyError, match="no task with id"):
+        run.task(refused[0])
+    assert "tasks=2" in repr(run)
