@@ -33,28 +33,26 @@ import sys
 import time
 import types
 from asyncio import format_helpers
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import controls as _controls
-from . import sinks
-from .bodies import body_of, is_done, never_run, resolved, upstream_trouble
+from . import sinks, starting, waiting
 from .deps import ALL_FUTURES, ArgPlan
-from .ending import settle, settle_now
-from .errors import UpstreamError, is_handled, log_failure, root_of
+from .errors import UpstreamError
 from .events import TaskStatus
-from .foreign import stop_waiting_for_foreign, wait_for_foreign
+from .foreign import wait_for_foreign
 from .introspection import ENGINE_DIR
 from .keepalive import _ALIVE, alive_handles, is_eager
-from .reporting import observed, report_created
-from .rows import NONE, READY, STATUS, STATUSES
+from .received import ReceivedFace
+from .reporting import report_created
+from .rows import NONE, STATUS, STATUSES
 from .runs import _current_run
 from .sinks import SinkSlot
-from .state import SETTLED, STARTED, WAITING
+from .starting import EAGER
+from .state import SETTLED, WAITING
 from .state import cancelled as _cancelled
 from .state import done as _done
 from .state import exception as _exception
-from .state import result as _result
 from .state import stored_error as _stored_error
 from .unstarted import UnstartedFace
 
@@ -69,19 +67,7 @@ T = TypeVar("T")
 _next_id = 0
 
 
-_EAGER = sys.version_info >= (3, 12)
-_EAGER_START: dict[str, Any] = {"eager_start": True}  # (a 3.12+ keyword: typed for 3.11)
-_MAX_EAGER_DEPTH = 40
-"""Eager starts nest when a body calls ready tasks at once (a recursive pipeline):
-past this depth a handle starts on the next loop step instead, so the stack stays
-bounded however deep the calls go."""
-_eager_depth = 0
-# (A plain global, saved and restored around each eager start rather than counted up
-# and down, so threads running loops of their own can at worst see each other's depth
-# for a moment, never leave it wrong.)
-
-
-class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
+class TaskHandle(UnstartedFace, ReceivedFace[T], asyncio.Task[T], Generic[T]):
     """The result of calling a task: an :class:`asyncio.Task` that knows its place in the DAG.
 
     Await it (any number of times), gather it, shield it, cancel it; pass it to other
@@ -232,23 +218,15 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
         try:
             # Called by the user's code, a ready task starts as asyncio's tasks do: on a
             # later loop step, unless the loop's task factory is an eager one.
-            self._start(args, kwargs, plan, _EAGER and is_eager(loop))
+            self._start(args, kwargs, plan, EAGER and is_eager(loop))
         except BaseException:
             alive.discard(self)
             self._unregister()
             if run is not None and self._row != NONE:  # (added by report_created)
                 run._discard(self._row)
             raise
-        if self._source_traceback:  # type: ignore[attr-defined]  # debug mode: where made
+        if self._source_traceback:  # debug mode: where made
             self._trim_source_traceback()
-
-    def _foreign_loop(self, fut: asyncio.Future[Any]) -> None:
-        self._unregister()  # undo what this loop registered so far
-        self._phase = SETTLED  # never made: nothing to report when it goes
-        raise ValueError(
-            f"task {self._spec.name!r} got {fut!r}, a future of another event loop; "
-            "a dependency must belong to the loop the task is called on"
-        )
 
     @property
     def _aiodag_ref(self) -> str:
@@ -283,196 +261,20 @@ class TaskHandle(UnstartedFace, asyncio.Task[T], Generic[T]):
             return OK
         return UPSTREAM_FAILED if isinstance(exc, UpstreamError) else FAILED
 
-    # -- starting ---------------------------------------------------------------------
+    # -- starting (aiodag.starting) -----------------------------------------------------
 
-    def _start(self, args: tuple[Any, ...], kwargs: dict[str, Any],
-               plan: ArgPlan | None, eager: bool) -> None:
-        """Become an asyncio task running the body (or ending at once, if an upstream
-        failed): the upstreams have all ended, or one of them went wrong."""
-        spec = self._spec
-        if self._trouble:
-            coro = self._stop_for_upstream()
-        else:
-            self._deps = None  # every upstream has ended: none holds this handle any more
-            if _controls.in_use and _controls.applies(self):
-                # Options in use (retries, timeout, limits): aiodag.controls takes the
-                # slots, starts the body and runs its attempts.
-                coro = _controls.driven(self, resolved, args, kwargs, plan)
-            elif self._row == NONE and not self._sinks:
-                coro = body_of(self, args, kwargs, plan)
-            else:
-                # The body is made when `observed` begins: a task cancelled before its
-                # first step leaves no body behind, never awaited.
-                coro = observed(self, body_of, self, args, kwargs, plan)
-        self._phase = STARTED
-        loop = self._home
-        context = self._context
-        early, name = self._take_early()
-        global _eager_depth
-        depth = _eager_depth
-        if eager and depth < _MAX_EAGER_DEPTH:
-            # (asyncio starts it eagerly only if the loop is running.)
-            _eager_depth = depth + 1
-            try:
-                _init_task(self, coro, loop=loop, name=name, context=context,
-                           **_EAGER_START)
-            except BaseException:
-                # SystemExit or KeyboardInterrupt from the body's first step: asyncio
-                # ended the task and re-raised; its end must still be settled.
-                if _done(self):
-                    self._add_callbacks(early)
-                raise
-            finally:
-                _eager_depth = depth
-            if _done(self) and context is not spec.context and not early:
-                # It ran to its end already: settle it now rather than a loop step
-                # later (in its own context, which nothing else can have entered).
-                settle_now(self)
-                return
-        else:
-            _init_task(self, coro, loop=loop, name=name, context=context)
-        self._add_callbacks(early)
+    _start = starting.start
+    _take_early = starting.take_early
+    _add_callbacks = starting.add_callbacks
+    _ready = starting.ready
 
-    def _take_early(self) -> tuple[list[tuple[Any, Any]] | None, str | None]:
-        """At the start: the done-callbacks added before it, and a name set before it.
+    # -- waiting for upstreams (aiodag.waiting) ---------------------------------------
 
-        Without a name, asyncio gets none: get_name() answers with the task's `name#id`
-        (making that string for every task costs more than the rest of its naming).
-        From now on only the name lives in ``_early``, for get_name(); the callbacks
-        are the caller's to hand to asyncio (``_add_callbacks``).
-        """
-        early = self._early
-        name = early.pop(0)[1] if early is not None and early[0][0] is None else None
-        self._early = None if name is None else [(None, name)]
-        return early, name
-
-    def _add_callbacks(self, early: list[tuple[Any, Any]] | None) -> None:
-        """Give asyncio the task's done-callbacks: the engine's first, then any added
-        before the start."""
-        context = self._context
-        _add_done_callback(self, settle, context=context)
-        for fn, ctx in early or ():
-            _add_done_callback(self, fn, context=ctx)
-
-    def _ready(self) -> None:
-        """The last upstream ended (or one went wrong): start now."""
-        if self._phase != WAITING:
-            return  # cancelled meanwhile (by a body that ran first): started already
-        args, kwargs, plan, creation_tb = self._args, self._kwargs, self._plan, self._created_at
-        del self._args, self._kwargs, self._plan, self._created_at
-        # Eager only in a context of its own: a context shared with other tasks
-        # (task(fn, context=ctx)) may be the one the upstream's settling runs in, and a
-        # context cannot be entered twice.
-        self._start(args, kwargs, plan, _EAGER and self._context is not self._spec.context)
-        if creation_tb is not None and self._source_traceback:  # type: ignore[attr-defined]
-            self._source_traceback[:] = creation_tb  # type: ignore[attr-defined]
-
-    def _stop_for_upstream(self) -> Any:
-        deps = self._deps or ()
-        self._unregister()
-        self._deps = deps  # (kept: read if this task is cancelled before its first step)
-        return upstream_trouble(self, deps)
-
-    # -- asyncio's Task API, where a handle differs ----------------------------------
-
-    def cancel(self, msg: Any = None) -> bool:
-        """Cancel this task only: upstreams it shares with other tasks run on."""
-        if self._phase == WAITING:
-            # Not started: it never will.  It becomes a task cancelled before its first
-            # step, so it ends as any cancelled asyncio task does.
-            self._unregister()
-            created_at = self._created_at
-            del self._args, self._kwargs, self._plan, self._created_at
-            self._phase = STARTED
-            early, name = self._take_early()
-            _init_task(self, never_run(), loop=self._home, name=name,
-                       context=self._context)
-            if created_at is not None and self._source_traceback:  # type: ignore[attr-defined]
-                self._source_traceback[:] = created_at  # type: ignore[attr-defined]
-            self._add_callbacks(early)
-        return super().cancel(msg)
-
-    def __await__(self) -> Generator[Any, None, T]:
-        if self._phase == WAITING:
-            yield from self._wait_for_start()
-        waiting = _task_await(self)
-        # Not kept in this frame: a traceback through it must not keep the handle alive.
-        del self
-        try:
-            return (yield from waiting)
-        except Exception as exc:
-            _received(exc)  # the awaiting code has the failure now (errors.is_handled)
-            raise
-
-    __iter__ = __await__
-
-    def result(self) -> T:
-        """As :meth:`asyncio.Task.result`."""
-        self._must_have_started()
-        try:
-            return _result(self)
-        except BaseException as exc:
-            del self  # (as in __await__: a traceback through here keeps no handle)
-            if isinstance(exc, Exception):
-                _received(exc)
-            raise
-
-    def exception(self) -> BaseException | None:
-        """As :meth:`asyncio.Task.exception`."""
-        self._must_have_started("Exception")
-        exc = _exception(self)
-        if exc is not None:
-            _received(exc)
-        return exc
-
-    def __del__(self) -> None:
-        if self._phase != WAITING:
-            _task_del(self)  # asyncio's own: "Task was destroyed but it is pending!"
-        else:
-            # Never started, and dropped (its loop was closed and let go): say so as
-            # asyncio says it of its own pending tasks (whose finalizer would crash on
-            # a task not yet initialised).
-            self._home.call_exception_handler({
-                "message": "Task was destroyed but it is pending!",
-                "task": self,
-            })
-
-    # -- bookkeeping ------------------------------------------------------------------
-
-    def _unregister(self) -> None:
-        deps, self._deps = self._deps, None
-        for fut in deps or ():
-            if isinstance(fut, TaskHandle):
-                dependents = fut._dependents
-                if dependents is not None:
-                    dependents.pop(self, None)
-            else:
-                stop_waiting_for_foreign(fut, self)
-
-    def _foreign_done(self, fut: asyncio.Future[Any]) -> None:
-        """A plain asyncio future this handle waits for is done."""
-        if self._phase != WAITING:
-            return
-        if fut.cancelled() or _exception(fut) is not None:
-            self._trouble = True
-            self._ready()
-            return
-        self._pending -= 1
-        if not self._pending:
-            row = self._row
-            if row != NONE:
-                self._run._rows.cells[8 * row + READY] = _now()  # type: ignore[union-attr]
-            self._ready()
-
-    def _cancelled_before_start(self) -> None:
-        """Cancelled before its first step with an upstream's failure in hand: the engine
-        read that failure (so asyncio will not report it); make sure it is reported."""
-        for fut in self._deps or ():
-            if is_done(fut) and not fut.cancelled():
-                exc = _stored_error(fut)
-                if exc is not None and not is_handled(exc):
-                    log_failure(root_of(exc))
-
+    _foreign_loop = waiting.foreign_loop
+    _stop_for_upstream = waiting.stop_for_upstream
+    _unregister = waiting.unregister
+    _foreign_done = waiting.foreign_done
+    _cancelled_before_start = waiting.cancelled_before_start
 
 # Module-level names: the hot path reads these faster than class attributes.
 PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
@@ -481,8 +283,6 @@ UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 # asyncio's own Task methods, called directly (see aiodag.state).
 _init_task = asyncio.Task.__init__
 _add_done_callback = asyncio.Future.add_done_callback
-_task_await = asyncio.Future.__await__
-_task_del = asyncio.Task.__del__
 _now = time.monotonic_ns
 _register_task = getattr(asyncio, "_register_task", None)
 """asyncio's hook for tasks it does not create itself (all_tasks() lists them; asyncio.run
@@ -496,21 +296,3 @@ def _creation_stack() -> Any:
     while stack and stack[-1].filename.startswith(ENGINE_DIR):
         del stack[-1]
     return stack
-
-
-def _received(error: BaseException) -> None:
-    """A failure reached code that awaited a handle or read its result: note it on the
-    task body (or Run block) running that code; if it ends normally, it handled it."""
-    loop = asyncio._get_running_loop()  # read outside any loop too (after it ran)
-    if loop is None:
-        return
-    current = asyncio.current_task(loop)
-    if isinstance(current, TaskHandle):
-        if current._received is None:
-            current._received = [error]
-        else:
-            current._received.append(error)
-        return
-    run = _current_run.get()
-    if run is not None and current is not None and run._owner is current:
-        run._received.append(error)

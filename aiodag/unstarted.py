@@ -21,10 +21,16 @@ import sys
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .bodies import never_run
 from .introspection import AsyncioFace
+from .state import STARTED as _STARTED
 from .state import WAITING as _WAITING
 
 __all__ = ["UnstartedFace"]
+
+# asyncio's own Task methods, called directly (see aiodag.state).
+_init_task = asyncio.Task.__init__
+_task_del = asyncio.Task.__del__
 
 
 
@@ -39,9 +45,43 @@ class UnstartedFace(AsyncioFace):
         _home: asyncio.AbstractEventLoop
         _context: contextvars.Context | None
         _early: list[tuple[Any, Any]] | None
+        _created_at: Any
+        _source_traceback: Any
         id: int
 
-        def cancel(self, msg: Any = None) -> bool: ...
+        def _unregister(self) -> None: ...
+        def _take_early(self) -> tuple[list[tuple[Any, Any]] | None, str | None]: ...
+        def _add_callbacks(self, early: list[tuple[Any, Any]] | None) -> None: ...
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Cancel this task only: upstreams it shares with other tasks run on."""
+        if self._phase == _WAITING:
+            # Not started: it never will.  It becomes a task cancelled before its first
+            # step, so it ends as any cancelled asyncio task does.
+            self._unregister()
+            created_at = self._created_at
+            del self._args, self._kwargs, self._plan, self._created_at  # type: ignore[attr-defined]
+            self._phase = _STARTED  # type: ignore[misc]
+            early, name = self._take_early()
+            _init_task(self, never_run(), loop=self._home, name=name,  # type: ignore[arg-type]
+                       context=self._context)
+            if created_at is not None and self._source_traceback:
+                self._source_traceback[:] = created_at
+            self._add_callbacks(early)
+        return super().cancel(msg)  # type: ignore[misc,no-any-return]
+
+    def __del__(self) -> None:
+        if self._phase != _WAITING:
+            # asyncio's own: "Task was destroyed but it is pending!"
+            _task_del(self)  # type: ignore[arg-type]
+        else:
+            # Never started, and dropped (its loop was closed and let go): say so as
+            # asyncio says it of its own pending tasks (whose finalizer would crash on
+            # a task not yet initialised).
+            self._home.call_exception_handler({
+                "message": "Task was destroyed but it is pending!",
+                "task": self,
+            })
 
     def add_done_callback(self, fn: Callable[[Any], object], /, *,
                           context: contextvars.Context | None = None) -> None:
