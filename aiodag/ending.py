@@ -117,12 +117,13 @@ def _settle(handle: TaskHandle[Any]) -> None:
     run = handle._run
     ts = handle._end_ns or (_now() if row != NONE or sinks else 0)
     if row != NONE:
-        rows = run._rows  # type: ignore[union-attr]  # (a row is in a run)
-        rows.cells[8 * row + STATUS] = STATUS_CODE[status]
-        rows.cells[8 * row + FINISHED] = ts
+        cells = run._rows.cells  # type: ignore[union-attr]  # (a row is in a run)
+        at = 8 * row
+        cells[at + STATUS] = STATUS_CODE[status]
+        cells[at + FINISHED] = ts
         call = handle._body
         if type(call) is ExecutorCall and call.started_ns is None:
-            rows.cells[8 * row + STARTED] = NONE  # cancelled while queued: never ran
+            cells[at + STARTED] = NONE  # cancelled while queued: the body never ran
     if error is not None:
         _ended_with(handle, status, error)
     elif handle._received is not None:
@@ -143,9 +144,10 @@ def _settle(handle: TaskHandle[Any]) -> None:
                 if not dependent._pending:
                     dependent_row = dependent._row
                     if dependent_row != NONE:  # its last arrival: this one
-                        dependent_rows = dependent._run._rows  # type: ignore[union-attr]
-                        dependent_rows.cells[8 * dependent_row + READY] = ts or _now()
-                        dependent_rows.cells[8 * dependent_row + RELEASED] = handle.id
+                        cells = dependent._run._rows.cells  # type: ignore[union-attr]
+                        at = 8 * dependent_row
+                        cells[at + READY] = ts or _now()
+                        cells[at + RELEASED] = handle.id
                     ready.append(dependent)
         else:
             for dependent in dependents:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .bodies import ref
+from .bodies import body_of, ref
 from .deps import ALL_FUTURES, ArgPlan
 from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskStatus
 from .introspection import AsyncioFace
@@ -105,24 +105,25 @@ def report_created(
         raise
 
 
-async def observed(handle: TaskHandle[Any], body_of: Callable[..., Any],
-                   *call: Any) -> Any:
-    """Run the body (``body_of(*call)``) as the task's coroutine, noting when it starts
-    and ends."""
-    handle._body = body = body_of(*call)  # (also for get_coro() / get_stack() / repr)
-    del call  # the arguments: not kept in this frame while the body runs
+async def observed(handle: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                   plan: ArgPlan | None) -> Any:
+    """Run the body (called with ``args``, ``kwargs``, their upstreams' results in
+    place) as the task's coroutine, noting when it starts and ends."""
+    handle._body = body = body_of(handle, args, kwargs, plan)  # (also for get_coro())
+    del args, kwargs, plan  # the arguments: not kept in this frame while the body runs
     ts = _now()
     row = handle._row
     if row != NONE:
-        rows = handle._run._rows  # type: ignore[union-attr]  # (a row is in a run)
-        rows.cells[8 * row + STATUS] = RUNNING_CODE
-        rows.cells[8 * row + STARTED] = ts
+        cells = handle._run._rows.cells  # type: ignore[union-attr]  # (a row is in a run)
+        at = 8 * row
+        cells[at + STATUS] = RUNNING_CODE
+        cells[at + STARTED] = ts
     slots = handle._sinks
     if slots:
         try:
             if row != NONE:
-                emit(slots, TaskStarted(handle.id, ts, _value(rows.cells[8 * row + READY]),
-                                        _value(rows.cells[8 * row + RELEASED])))
+                emit(slots, TaskStarted(handle.id, ts, _value(cells[at + READY]),
+                                        _value(cells[at + RELEASED])))
             else:
                 emit(slots, TaskStarted(handle.id, ts))
         except BaseException:

@@ -67,7 +67,7 @@ def start(self: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
         else:
             # The body is made when `observed` begins: a task cancelled before its
             # first step leaves no body behind, never awaited.
-            coro = observed(self, body_of, self, args, kwargs, plan)
+            coro = observed(self, args, kwargs, plan)
     self._phase = STARTED
     loop = self._home
     context = self._context
