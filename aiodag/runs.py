@@ -17,25 +17,20 @@ are skipped, and independent branches run to the end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import itertools
 import time
-import types
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from typing import Any, cast
 
+from . import runfailures
 from .analysis import WaitBreakdown, critical_path, wait_breakdown
 from .blocking import LoopWatch, unwatch_loop, watch_loop
 from .controls import run_limit  # seam: issue 13
 from .errors import (
-    failure_source,
     is_handled,
-    is_task_failure,
     log_failure,
-    mark_handled,
-    mark_passed_on,
 )
 from .events import (
     ClockAnchor,
@@ -44,11 +39,12 @@ from .events import (
     RunStarted,
     TaskStatus,
 )
-from .failfast import absorb_stop, check_fail_fast, stop_run  # seam: issue 13
+from .failfast import absorb_stop, check_fail_fast  # seam: issue 13
 from .keepalive import alive_handles
 from .records import TaskRecord
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
 from .rows import RecordMap, TaskRows
+from .runfailures import block_ended, raise_failures
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
 
@@ -56,20 +52,6 @@ __all__ = ["Run", "TaskRecord"]
 
 _current_run: ContextVar[Run | None] = ContextVar("aiodag.run", default=None)
 _run_ids = itertools.count(1)
-
-
-def _task_failures(error: BaseException) -> list[BaseException] | None:
-    """The tasks' failures ``error`` carries (itself, or every leaf of an exception
-    group), or ``None`` if any part of it is not a task's failure."""
-    if isinstance(error, BaseExceptionGroup):
-        leaves: list[BaseException] = []
-        for inner in error.exceptions:
-            found = _task_failures(inner)
-            if found is None:
-                return None
-            leaves.extend(found)
-        return leaves
-    return [error] if is_task_failure(error) else None
 
 
 class _State(enum.Enum):
@@ -251,17 +233,7 @@ class Run:
             absorbed, et, exc = absorb_stop(self, et, exc)
         cancelled = et is not None and issubclass(et, asyncio.CancelledError)
         body_error = exc if exc is not None and not cancelled else None
-        # The block awaited a task and got its failure: the failure is the tasks', so
-        # the other tasks run on and it surfaces (once) among the run's failures.
-        if exc is None:
-            for received in self._received:  # the block went on normally: handled
-                mark_handled(received)
-        self._received = []
-        # Also an inner Run's group of its tasks' failures: still the tasks' failures.
-        failures_passed_on = _task_failures(body_error) if body_error is not None else None
-        passed_on = failures_passed_on is not None
-        for failure in failures_passed_on or ():
-            self._passed_on(mark_passed_on(failure))
+        passed_on = block_ended(self, exc, body_error)
         if exc is not None and not passed_on:
             # The code that owns the run stopped abnormally: like TaskGroup, stop the
             # tasks instead of letting them run on unobserved.
@@ -288,25 +260,7 @@ class Run:
             log_failure(error)  # once: a failure that went on was logged then
         self.cancelled = cancelled
         emit(self._slots, RunFinished(self, self._end_ns))
-        if cancelled:
-            if exc is not None and isinstance(exc, asyncio.CancelledError):
-                return False
-            raise asyncio.CancelledError(f"run {self.name!r} was cancelled")
-        if body_error is not None and not isinstance(body_error, Exception):
-            return False  # KeyboardInterrupt, SystemExit: never wrapped
-        if passed_on:
-            if self.raise_errors and failures:
-                body_error = None  # its root cause is among the failures raised below
-            else:
-                return False  # the block's own exception, as it is
-        errors: list[BaseException] = [body_error] if body_error is not None else []
-        if self.raise_errors:
-            errors.extend(failures)
-        if errors:
-            n = len(errors)
-            raise BaseExceptionGroup(
-                f"run {self.name!r}: {n} error{'s' if n != 1 else ''}", errors
-            )
+        raise_failures(self, exc, body_error, passed_on, cancelled, failures)
         return absorbed  # seam: issue 13 -- True: swallow fail_fast's CancelledError
 
     def _cancel_unfinished(self) -> None:
@@ -329,38 +283,8 @@ class Run:
         self._rows.discarded.add(row)
         self._unfinished -= 1
 
-    def _passed_on(self, root: BaseException) -> None:
-        """A failure reached one of the run's tasks, or its block: the run reports it."""
-        if id(root) in self._failures or failure_source(root) is None:
-            return  # the run's own, or a plain future's error (not a task's failure)
-        self._failures[id(root)] = root
-        source = failure_source(root)
-        assert source is not None
-        what = source if source.startswith("<") else f"task {source}"
-        note = f"aiodag: raised by {what}, outside run {self.name!r}"
-        if note not in getattr(root, "__notes__", ()):
-            with contextlib.suppress(Exception):
-                root.add_note(note)
-
-    def _failed(self, row: int, error: BaseException, *, root: bool,
-                body: types.CodeType | None = None) -> None:
-        self._rows.errors[row] = error
-        if root:
-            self._failures[id(error)] = error
-        if self.fail_fast:  # seam: issue 13 -- the first failure stops the run
-            stop_run(self, self._rows.view(row))
-        # The record keeps the error's traceback (its lines) but not the argument values
-        # in the body's frames (#10).  Only the body's own frames, which have ended: a
-        # traceback can also hold frames of code that is still running (an error raised
-        # elsewhere and passed along), and clearing a suspended frame closes its
-        # coroutine (3.11, 3.12).
-        if body is not None:
-            tb = error.__traceback__
-            while tb is not None:
-                if tb.tb_frame.f_code is body:
-                    with contextlib.suppress(RuntimeError):  # still executing: leave it
-                        tb.tb_frame.clear()
-                tb = tb.tb_next
+    _passed_on = runfailures.passed_on
+    _failed = runfailures.failed
 
     def _all_done(self) -> None:
         if self._idle is not None and not self._idle.done():
