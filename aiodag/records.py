@@ -1,8 +1,9 @@
-"""``TaskRecord``: what a :class:`~aiodag.Run` keeps of each of its tasks.
+"""``TaskRecord``: what a :class:`~aiodag.Run` shows of each of its tasks.
 
-A record holds the task's name, its label (built from the call's argument reprs only
+A record gives the task's name, its label (built from the call's argument reprs only
 when read), its dependencies, status, error and the timestamps of its life; never its
-arguments or its result.  The engine writes it as the task goes (see
+arguments or its result.  It is a read-only view of the task's row in its run
+(:mod:`aiodag.rows`), which the engine writes as the task goes (see
 :mod:`aiodag.reporting` and :mod:`aiodag.ending`); everything else reads it.
 """
 
