@@ -16,11 +16,12 @@ import contextvars
 import functools
 import inspect
 import types
+from asyncio import Future
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from .controls import Controls, describe, make_controls, merge_controls
-from .deps import plan_args
+from .deps import ALL_FUTURES, plan_args
 from .handle import TaskHandle
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
 
@@ -118,6 +119,12 @@ class TaskFunction(Generic[T, Params]):
                 "from code that asyncio runs, e.g. inside `async def main()` started "
                 "with asyncio.run(main())"
             ) from None
+        if args and not kwargs:
+            for arg in args:
+                if not isinstance(arg, Future):
+                    break
+            else:  # every argument an upstream: the commonest call, planned here at once
+                return TaskHandle(self, loop, args, kwargs, ALL_FUTURES, self.context)
         return TaskHandle(self, loop, args, kwargs, plan_args(args, kwargs), self.context)
 
     @overload

@@ -65,13 +65,9 @@ class ArgPlan(NamedTuple):
 
 def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
     """Scan a call's arguments; ``None`` when there is no future among them."""
-    # Hot path: written as plain loops, which beat comprehensions here.
-    if args and not kwargs:
-        for arg in args:
-            if not isinstance(arg, Future):
-                break
-        else:  # the commonest shape: every argument is an upstream
-            return ALL_FUTURES
+    # Hot path: written as plain loops, which beat comprehensions here.  (The
+    # commonest call, every argument an upstream, is recognised by the caller first:
+    # TaskFunction.__call__.)
     found: list[Future[Any]] = []
     positions: list[int] = []
     nested = False
@@ -96,6 +92,8 @@ def plan_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgPlan | None:
         return None
     top_level_only = not nested and not keys
     all_futures = top_level_only and len(positions) == i
+    if all_futures and not kwargs:
+        return ALL_FUTURES
     return _new_plan(ArgPlan, (found, positions, keys, top_level_only, all_futures))
 
 

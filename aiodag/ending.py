@@ -52,16 +52,11 @@ def settling() -> TaskHandle[Any] | None:
 
 def settle(handle: TaskHandle[Any]) -> None:
     """The done-callback of every handle (run in its context; see the module docstring)."""
-    _drain(handle, in_context=True)
+    _drain(handle, True)
 
 
-def settle_now(handle: TaskHandle[Any]) -> None:
-    """Settle a handle that ended during its own start (an eager task whose body
-    returned at once), without waiting a loop step for its done-callback."""
-    _drain(handle, in_context=False)
 
-
-def _drain(first: TaskHandle[Any], *, in_context: bool) -> None:
+def _drain(first: TaskHandle[Any], in_context: bool = False) -> None:
     """Settle ``first``, then every handle its settling ended at once.
 
     Settling starts the dependents it makes ready, which may end at once (eager bodies
@@ -92,6 +87,11 @@ def _drain(first: TaskHandle[Any], *, in_context: bool) -> None:
         _draining = None
         for handle in queue[i:]:
             handle._home.call_soon(settle, handle, context=handle._context)
+
+
+settle_now = _drain
+"""Settle a handle that ended during its own start (an eager task whose body returned
+at once), without waiting a loop step for its done-callback."""
 
 
 def _settle(handle: TaskHandle[Any]) -> None:

@@ -71,7 +71,10 @@ def start(self: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     self._phase = STARTED
     loop = self._home
     context = self._context
-    early, name = self._take_early()
+    early = self._early
+    name = None
+    if early is not None:  # (rare: callbacks or a name given before the start)
+        early, name = self._take_early()
     global _eager_depth
     depth = _eager_depth
     if eager and depth < _MAX_EAGER_DEPTH:
