@@ -42,7 +42,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import Link, Span, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
@@ -68,6 +68,7 @@ __all__ = ["OpenTelemetrySink"]
 
 logger = logging.getLogger("aiodag.trace")
 
+_OK = TaskStatus.OK
 _FAILED = TaskStatus.FAILED
 _UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 
@@ -95,33 +96,41 @@ class _RunState:
 
 
 class _TaskState:
-    """What the sink keeps of one task.
+    """What the sink keeps of one task until its span is out.
 
-    Until the task's span is out: its ``TaskCreated`` event, its parent, its upstreams.
-    While the body runs: the span and the context token.  After: only ``ctx``, the
-    span's context, for dependents called later, as long as the task's handle lives.
+    From ``TaskCreated``: what the span needs of the event (not the event itself, so
+    that it is freed at once: every task is called before most start), its parent, its
+    upstreams.  Once the span is out, ``link`` (a link to the span) is all that
+    dependents called before read; the task's entry in the sink becomes its
+    :class:`_Started` (or, for a task that never ran, stays this with ``ref`` watching
+    the handle).
     """
 
-    __slots__ = ("created", "ctx", "exogenous", "id", "parent", "parked", "ref", "run",
-                 "span", "token", "ups", "waiters")
+    __slots__ = ("args", "caller_id", "deps", "exogenous", "id", "label", "link", "name",
+                 "parent", "parked", "pending", "ref", "run", "ts", "ups", "waiters")
 
     def __init__(
         self,
         created: TaskCreated,
         run: _RunState | None,
         parent: Context | None,
-        ups: list[_TaskState] | None,
+        ups: list[_TaskState | _Started] | None,
         exogenous: list[int] | None,
+        capture_args: bool,
     ) -> None:
         self.id = created.task_id
-        self.created: TaskCreated | None = created  # None once the span is out
+        self.name = created.name
+        self.label = created.label
+        self.ts = created.ts
+        self.caller_id = created.caller_id
+        self.deps = created.deps
+        self.args: TaskCreated | None = created if capture_args else None
+        self.pending = True  # False once the span is out
         self.run = run
         self.parent = parent  # outside a run: the context current at the call
         self.ups = ups  # the upstreams the sink knows, until the links are made
         self.exogenous = exogenous  # the ids of exogenous upstreams, if any
-        self.span: Span | None = None
-        self.token: Token[Context] | None = None  # from context.attach, while the body runs
-        self.ctx: SpanContext | None = None
+        self.link: Link | None = None  # to the span, once it is out
         self.ref: _HandleRef | None = None
         self.parked: _Parked | None = None  # never ran, and waits for upstream spans
         self.waiters: list[_TaskState] | None = None  # parked tasks waiting for this one
@@ -137,6 +146,27 @@ class _TaskState:
         return self.parent if self.run is None else self.run.context
 
 
+class _Started(weakref.ref[Any]):
+    """A task whose body started: a weak reference to its handle, holding its span.
+
+    One object per task for as long as its handle lives (the sink keeps it only so
+    that a dependent called later can link to its span), and a weak reference so that
+    a long-lived process keeps nothing of finished work: its callback drops the entry.
+    ``span`` and ``token`` are set while the body runs.
+
+    ``link`` is the one :class:`~opentelemetry.trace.Link` to the task's span that
+    every dependent's span uses (a link without attributes is the same for all; the
+    SDK copies a link's attributes into each span it starts).
+    """
+
+    __slots__ = ("id", "link", "offset", "span", "token")
+    link: Link
+    id: int
+    offset: int  # event ts + offset = wall-clock ns
+    span: Span | None
+    token: Token[Context] | None  # from context.attach, while the body runs
+
+
 class _Parked:
     """A task that never ran, whose zero-length span waits for upstream spans."""
 
@@ -148,10 +178,18 @@ class _Parked:
 
 
 class _HandleRef(weakref.ref[asyncio.Task[Any]]):
-    """A weak reference to a task's handle that knows the task's id."""
+    """A weak reference to the handle of a task that never ran, knowing its id."""
 
-    __slots__ = ("task_id",)
-    task_id: int
+    __slots__ = ("id",)
+    id: int
+
+
+class _NoHandle:
+    """Stands for the handle of a task started outside any asyncio task (never in
+    practice): never collected, so such a task is never forgotten, as before."""
+
+
+_NO_HANDLE = _NoHandle()
 
 
 class OpenTelemetrySink:
@@ -193,7 +231,7 @@ class OpenTelemetrySink:
         propagation.install()
         self._capture_args = capture_args
         self._runs: dict[int, _RunState] = {}
-        self._tasks: dict[int, _TaskState] = {}
+        self._tasks: dict[int, _TaskState | _Started] = {}
         # Never-ran tasks whose span waits for an upstream's span to exist (rare).
         self._parked: dict[int, _TaskState] = {}
         self._forget_cb = self._forget
@@ -305,74 +343,96 @@ class OpenTelemetrySink:
             # Hold the upstreams' records now, while their handles are surely alive: a
             # handle can be gone by the time this task starts.  Upstreams called before
             # the sink was added are not known, so not linked.
-            ups = [tasks[up] for up, _kind in deps if up in tasks]
-            exogenous = [up for up, kind in deps if kind is _EXOGENOUS] or None
-        tasks[task_id] = _TaskState(event, run, parent, ups, exogenous)
+            get = tasks.get
+            ups = []
+            for up_id, kind in deps:  # (one plain loop: the cheapest form, measured)
+                up = get(up_id)
+                if up is not None:
+                    ups.append(up)
+                if kind is _EXOGENOUS:
+                    if exogenous is None:
+                        exogenous = [up_id]
+                    else:
+                        exogenous.append(up_id)
+        tasks[task_id] = _TaskState(event, run, parent, ups, exogenous, self._capture_args)
 
     def _task_started(self, event: TaskStarted) -> None:
-        state = self._tasks.get(event.task_id)
-        if state is None or (created := state.created) is None:
+        task_id = event.task_id
+        state = self._tasks.get(task_id)
+        if type(state) is not _TaskState or not state.pending:
             return  # called before the sink was added, or reported twice
         ts = event.ts
         run = state.run
         # Attributes go in at the start (one write, and samplers see them); the status
         # is known only at the end.
         # The run's name is on the run span, the task span's parent: not repeated here.
-        attrs: dict[str, AttributeValue] = {
-            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
-            attr.TASK_WAIT_S: (ts - created.ts) / 1e9,
-        }
+        ready_ts = event.ready_ts
+        limit_wait = event.limit_wait_ns
+        if ready_ts is not None and limit_wait is None and event.released_by is not None:
+            # A task of a run released by its last upstream (the usual case): one dict.
+            attrs: dict[str, AttributeValue] = {
+                attr.TASK_ID: task_id, attr.TASK_LABEL: state.label,
+                attr.TASK_WAIT_S: (ts - state.ts) / 1e9,
+                attr.TASK_LOOP_WAIT_S: (ts - ready_ts) / 1e9 if ts > ready_ts else 0.0,
+                attr.TASK_RELEASED_BY: event.released_by,
+            }
+        else:
+            attrs = {
+                attr.TASK_ID: task_id, attr.TASK_LABEL: state.label,
+                attr.TASK_WAIT_S: (ts - state.ts) / 1e9,
+            }
+            if limit_wait is not None:
+                attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
+            if ready_ts is not None:  # the wait breakdown: the loop's part, and why
+                attrs[attr.TASK_LOOP_WAIT_S] = max(0, ts - ready_ts - (limit_wait or 0)) / 1e9
+                if event.released_by is not None:
+                    attrs[attr.TASK_RELEASED_BY] = event.released_by
+        if state.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = state.caller_id
+        if state.args is not None:
+            _capture_args(attrs, state.args)
         if run is None:
             parent, offset = state.parent, _CLOCK_OFFSET
         else:
             parent, offset = run.context, run.offset
-        if created.caller_id is not None:
-            attrs[attr.TASK_CALLER_ID] = created.caller_id
-        limit_wait = event.limit_wait_ns
-        if limit_wait is not None:
-            attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
-        if event.ready_ts is not None:  # the wait breakdown: the loop's part, and why
-            attrs[attr.TASK_LOOP_WAIT_S] = max(0, ts - event.ready_ts - (limit_wait or 0)) / 1e9
-            if event.released_by is not None:
-                attrs[attr.TASK_RELEASED_BY] = event.released_by
-        if self._capture_args:
-            _capture_args(attrs, created)
         ups = state.ups
         if ups:
             if state.exogenous is not None:
                 attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
             links = _links(ups, state.exogenous)
             span = self._tracer.start_span(
-                created.name, parent, attributes=attrs, links=links, start_time=ts + offset
+                state.name, parent, attributes=attrs, links=links, start_time=ts + offset
             )
             if len(links) > self._links_kept:
-                self._check_links(span, created, len(links))
+                self._check_links(span, state, len(links))
         else:
             span = self._tracer.start_span(
-                created.name, parent, attributes=attrs, start_time=ts + offset
+                state.name, parent, attributes=attrs, start_time=ts + offset
             )
-        state.span = span
-        state.ctx = span.get_span_context()
-        state.created = state.ups = state.parent = None
+        # From here on the task is its _Started: one object, watching its handle.
+        link = state.link = Link(span.get_span_context())
+        started = _Started(asyncio.current_task() or _NO_HANDLE, self._forget_cb)
+        started.id = task_id
+        started.link = link
+        started.offset = offset
+        started.span = span
         # The body runs in this task's context, right after: make the span current.
-        state.token = otel_context.attach(trace.set_span_in_context(span))
-        task = asyncio.current_task()
-        if task is not None:
-            ref = state.ref = _HandleRef(task, self._forget_cb)
-            ref.task_id = event.task_id
+        started.token = otel_context.attach(trace.set_span_in_context(span))
+        self._tasks[task_id] = started
+        state.pending = False
+        state.ups = state.parent = state.args = None
         if state.waiters is not None:
             self._span_exists(state)
 
     def _loop_blocked(self, event: LoopBlocked) -> None:
         # Reported before the task's end, so its span is still open.
-        state = self._tasks.get(event.task_id)
-        if state is None or state.span is None:
+        started = self._tasks.get(event.task_id)
+        if type(started) is not _Started or started.span is None:
             return
-        offset = _CLOCK_OFFSET if state.run is None else state.run.offset
-        state.span.add_event(
+        started.span.add_event(
             attr.LOOP_BLOCKED_EVENT,
             {attr.BLOCKED_S: event.duration_ns / 1e9, "code.location": event.where},
-            timestamp=event.ts + offset,
+            timestamp=event.ts + started.offset,
         )
 
     def _attempt_failed(self, event: AttemptFailed) -> None:
@@ -381,10 +441,10 @@ class OpenTelemetrySink:
         # Jaeger lists the events in order under the span's "Logs", each at its time
         # and marked on the span's bar.  Child spans would also take the spans that
         # instrumented libraries make in the body away from the task span.
-        state = self._tasks.get(event.task_id)
-        if state is None or state.span is None:
+        started = self._tasks.get(event.task_id)
+        if type(started) is not _Started or started.span is None:
             return
-        span = state.span
+        span = started.span
         if event.retry_in is None:  # the last attempt: its error is the task's own
             if event.timed_out:
                 span.set_attribute(attr.TASK_TIMED_OUT, True)
@@ -392,7 +452,6 @@ class OpenTelemetrySink:
                 span.set_attribute(attr.TASK_ATTEMPTS, event.attempt)
             return
         span.set_attribute(attr.TASK_ATTEMPTS, event.attempt + 1)
-        offset = _CLOCK_OFFSET if state.run is None else state.run.offset
         error = event.error
         attrs: dict[str, AttributeValue] = {
             "exception.type": type(error).__qualname__,
@@ -403,38 +462,40 @@ class OpenTelemetrySink:
         }
         if event.timed_out:
             attrs[attr.ATTEMPT_TIMED_OUT] = True
-        span.add_event(attr.ATTEMPT_FAILED_EVENT, attrs, timestamp=event.ts + offset)
+        span.add_event(attr.ATTEMPT_FAILED_EVENT, attrs, timestamp=event.ts + started.offset)
 
     def _task_finished(self, event: TaskFinished) -> None:
-        state = self._tasks.get(event.task_id)
-        if state is None:
-            return  # called before the sink was added
-        span = state.span
+        entry = self._tasks.get(event.task_id)
+        if not isinstance(entry, _Started):
+            if entry is not None and entry.pending and entry.parked is None:
+                self._finished_unstarted(entry, event)
+            return  # else called before the sink was added, or reported twice
+        span = entry.span
         if span is None:
-            if state.created is not None and state.parked is None:
-                self._finished_unstarted(state, event)
-            return  # else reported twice
-        run = state.run
-        end = event.ts + (_CLOCK_OFFSET if run is None else run.offset)
-        span.set_attribute(attr.TASK_STATUS, event.status.value)
-        if event.error is not None:
-            _record_error(span, event, end)
-        token = state.token
-        state.span = state.token = None
+            return  # reported twice
+        token = entry.token
+        entry.span = entry.token = None
+        if event.status is not _OK:
+            # An ok task's span carries no status attribute: a span without one (and
+            # without status ERROR) is of a task that ended ok.
+            span.set_attribute(attr.TASK_STATUS, event.status.value)
+            if event.error is not None:
+                _record_error(span, event, event.ts + entry.offset)
         if token is not None:
             otel_context.detach(token)
-        span.end(end)
+        span.end(event.ts + entry.offset)
 
-    def _attributes(self, state: _TaskState, created: TaskCreated) -> dict[str, AttributeValue]:
+    @staticmethod
+    def _attributes(state: _TaskState) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {
-            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label
+            attr.TASK_ID: state.id, attr.TASK_LABEL: state.label
         }
-        if created.caller_id is not None:
-            attrs[attr.TASK_CALLER_ID] = created.caller_id
+        if state.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = state.caller_id
         if state.exogenous is not None:
             attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
-        if self._capture_args:
-            _capture_args(attrs, created)
+        if state.args is not None:
+            _capture_args(attrs, state.args)
         return attrs
 
     def _finished_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
@@ -444,7 +505,7 @@ class OpenTelemetrySink:
         task = settling()
         if task is not None and task.id == event.task_id:
             ref = state.ref = _HandleRef(task, self._forget_cb)
-            ref.task_id = event.task_id
+            ref.id = event.task_id
         else:
             # No handle to watch, so no later dependent can be linked to it.
             # Dependents called already took hold of the record.
@@ -452,7 +513,8 @@ class OpenTelemetrySink:
         # An upstream may not have a span yet: a dependent stops as soon as one upstream
         # fails, while another may still wait for its own dependencies.  Its span would
         # lack that link, and the DAG an edge; so it waits for the upstream's span.
-        missing = [up for up in state.ups if up.ctx is None] if state.ups else ()
+        missing = [up for up in state.ups or ()
+                   if type(up) is _TaskState and up.link is None]
         if not missing:
             self._emit_unstarted(state, event)
             return
@@ -465,27 +527,27 @@ class OpenTelemetrySink:
         self._parked[event.task_id] = state
 
     def _emit_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
-        created = state.created
-        if created is None:
+        if not state.pending:
             return
         end = event.ts + state.offset
-        attrs = self._attributes(state, created)
+        attrs = self._attributes(state)
         attrs[attr.TASK_STATUS] = event.status.value
         ups = state.ups
         span = self._tracer.start_span(
-            created.name,
+            state.name,
             state.parent_context,
             attributes=attrs,
             links=_links(ups, state.exogenous) if ups else (),
             start_time=end,
         )
         if ups and len(ups) > self._links_kept:
-            self._check_links(span, created, len(ups))
+            self._check_links(span, state, len(ups))
         if event.error is not None:
             _record_error(span, event, end)
         span.end(end)
-        state.ctx = span.get_span_context()
-        state.created = state.parent = state.ups = state.parked = None
+        state.link = Link(span.get_span_context())
+        state.pending = False
+        state.parent = state.ups = state.parked = state.args = None
         if state.waiters is not None:
             self._span_exists(state)
 
@@ -502,7 +564,7 @@ class OpenTelemetrySink:
                 self._parked.pop(parked.finished.task_id, None)
                 self._emit_unstarted(waiter, parked.finished)
 
-    def _check_links(self, span: Span, created: TaskCreated, given: int) -> None:
+    def _check_links(self, span: Span, state: _TaskState, given: int) -> None:
         """Did the provider keep every link?  If not, list every upstream in an attribute.
 
         Checked only for spans with more links than any span found complete so far, so
@@ -511,7 +573,7 @@ class OpenTelemetrySink:
         if not getattr(span, "dropped_links", 0):
             self._links_kept = max(self._links_kept, given)
             return
-        span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in created.deps])
+        span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in state.deps])
         if self._warned_links:
             return
         self._warned_links = True
@@ -522,7 +584,7 @@ class OpenTelemetrySink:
             "does any other such task). To keep every link, give the provider higher "
             "span limits: TracerProvider(span_limits=SpanLimits(max_links=10_000)), or "
             "set OTEL_SPAN_LINK_COUNT_LIMIT; aiodag.trace.configure() does this",
-            kept, created.name, created.task_id, len(created.deps), attr.TASK_UPSTREAM_IDS,
+            kept, state.name, state.id, len(state.deps), attr.TASK_UPSTREAM_IDS,
         )
 
     def _dropped(self) -> int:
@@ -530,10 +592,10 @@ class OpenTelemetrySink:
         provider = self._provider or trace.get_tracer_provider()
         return sum(stats.dropped for stats in export_stats(provider))
 
-    def _forget(self, ref: _HandleRef) -> None:
+    def _forget(self, ref: _HandleRef | _Started) -> None:
         # The handle is gone, so no task can be called with it any more.  May run in
         # any thread (the garbage collector's); a single dict operation is atomic.
-        self._tasks.pop(ref.task_id, None)
+        self._tasks.pop(ref.id, None)
 
 
 def _record_error(span: Span, event: TaskFinished, end: int) -> None:
@@ -556,12 +618,12 @@ def _record_error(span: Span, event: TaskFinished, end: int) -> None:
         )
 
 
-def _links(ups: list[_TaskState], exogenous: list[int] | None) -> list[Link]:
+def _links(ups: list[_TaskState | _Started], exogenous: list[int] | None) -> list[Link]:
     """One link per upstream that has a span; only exogenous ones carry their kind."""
     if exogenous is None:
-        return [Link(up.ctx) for up in ups if up.ctx is not None]
-    return [Link(up.ctx, _EXOGENOUS_LINK if up.id in exogenous else None)
-            for up in ups if up.ctx is not None]
+        return [link for up in ups if (link := up.link) is not None]
+    return [Link(link.context, _EXOGENOUS_LINK) if up.id in exogenous else link
+            for up in ups if (link := up.link) is not None]
 
 
 def _safe_str(error: BaseException) -> str:
