@@ -314,6 +314,45 @@ async def test_what_the_sink_keeps_of_a_task_goes_with_its_handle(
     assert repr(sink) == "<OpenTelemetrySink runs=0 tasks=0>"
 
 
+async def test_in_a_run_an_upstream_whose_handle_went_before_its_dependent_started_is_linked(
+    sink: OpenTelemetrySink, exporter: InMemorySpanExporter
+) -> None:
+    """The sink keeps nothing of a run's task before it starts (its record has what the
+    span needs), so an upstream's span context must outlive its handle until the run
+    ends: here no handle but the last is kept, and each goes as its dependent starts."""
+    async with Run("chain", sinks=[sink]) as run:
+        last = add(add(add(sleep_then(1), 1), 1), 1)
+        assert await last == 4
+        gc.collect()
+    spans = by_task(exporter)
+    ids = [record.id for record in run.tasks]
+    assert sorted(spans) == ids
+    for upstream, dependent in zip(ids, ids[1:], strict=False):
+        assert links(spans[dependent]) == [(sid(spans[upstream]), "data")]
+    del last
+    gc.collect()
+    # Kept until the run ended, for dependents in it; then nothing.
+    assert repr(sink) == "<OpenTelemetrySink runs=0 tasks=0>"
+
+
+async def test_a_task_of_a_run_is_linked_to_upstreams_outside_it(
+    sink: OpenTelemetrySink, exporter: InMemorySpanExporter
+) -> None:
+    """An upstream of another run, or outside any run, is held at the call as before."""
+    async with Run("first", sinks=[sink]):
+        earlier = sleep_then(1)
+    aiodag.add_sink(sink)
+    outside = sleep_then(2, delay=0.01)
+    async with Run("second", sinks=[sink]):
+        both = add(earlier, outside)
+        assert await both == 3
+    spans = by_task(exporter)
+    assert links(spans[both.id]) == [
+        (sid(spans[earlier.id]), "data"), (sid(spans[outside.id]), "data")
+    ]
+    assert parent_id(spans[both.id]) == sid(the_span(exporter, "second"))
+
+
 async def test_upstreams_called_before_the_sink_was_added_are_tolerated(
     sink: OpenTelemetrySink, exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -34,22 +34,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Callable
-from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
 from ..ending import settling
 from ..events import (
-    CLOCK_ANCHOR,
     AttemptFailed,
+    Dependency,
     DependencyKind,
     Event,
     LoopBlocked,
@@ -60,8 +57,19 @@ from ..events import (
     TaskStarted,
     TaskStatus,
 )
+from ..runs import Run
 from . import attributes as attr
 from . import propagation
+from .kept import (
+    CLOCK_OFFSET,
+    NO_HANDLE,
+    Entry,
+    HandleRef,
+    Parked,
+    RunState,
+    Started,
+    TaskState,
+)
 from .stats import export_stats
 
 __all__ = ["OpenTelemetrySink"]
@@ -78,119 +86,8 @@ _EXOGENOUS = DependencyKind.EXOGENOUS
 # mapping, shared by every exogenous link: the SDK copies link attributes.
 _EXOGENOUS_LINK = {attr.DEPENDENCY_KIND: _EXOGENOUS.value}
 
-# Tasks outside any run are timed with the process-wide anchor.
-_CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
-
-
-class _RunState:
-    """What the sink keeps of a run between ``RunStarted`` and ``RunFinished``."""
-
-    __slots__ = ("context", "dropped_before", "name", "offset", "span")
-
-    def __init__(self, span: Span, name: str, offset: int) -> None:
-        self.span = span
-        self.context = trace.set_span_in_context(span)  # the parent of its task spans
-        self.name = name
-        self.offset = offset  # event ts + offset = wall-clock ns
-        self.dropped_before = 0  # spans the provider had dropped when the run began
-
-
-class _TaskState:
-    """What the sink keeps of one task until its span is out.
-
-    From ``TaskCreated``: what the span needs of the event (not the event itself, so
-    that it is freed at once: every task is called before most start), its parent, its
-    upstreams.  Once the span is out, ``link`` (a link to the span) is all that
-    dependents called before read; the task's entry in the sink becomes its
-    :class:`_Started` (or, for a task that never ran, stays this with ``ref`` watching
-    the handle).
-    """
-
-    __slots__ = ("args", "caller_id", "deps", "exogenous", "id", "label", "link", "name",
-                 "parent", "parked", "pending", "ref", "run", "ts", "ups", "waiters")
-
-    def __init__(
-        self,
-        created: TaskCreated,
-        run: _RunState | None,
-        parent: Context | None,
-        ups: list[_TaskState | _Started] | None,
-        exogenous: list[int] | None,
-        capture_args: bool,
-    ) -> None:
-        self.id = created.task_id
-        self.name = created.name
-        self.label = created.label
-        self.ts = created.ts
-        self.caller_id = created.caller_id
-        self.deps = created.deps
-        self.args: TaskCreated | None = created if capture_args else None
-        self.pending = True  # False once the span is out
-        self.run = run
-        self.parent = parent  # outside a run: the context current at the call
-        self.ups = ups  # the upstreams the sink knows, until the links are made
-        self.exogenous = exogenous  # the ids of exogenous upstreams, if any
-        self.link: Link | None = None  # to the span, once it is out
-        self.ref: _HandleRef | None = None
-        self.parked: _Parked | None = None  # never ran, and waits for upstream spans
-        self.waiters: list[_TaskState] | None = None  # parked tasks waiting for this one
-
-    @property
-    def offset(self) -> int:
-        """Add to an event timestamp of this task to get wall-clock nanoseconds."""
-        return _CLOCK_OFFSET if self.run is None else self.run.offset
-
-    @property
-    def parent_context(self) -> Context | None:
-        """The context holding the parent span: the run's, or the caller's."""
-        return self.parent if self.run is None else self.run.context
-
-
-class _Started(weakref.ref[Any]):
-    """A task whose body started: a weak reference to its handle, holding its span.
-
-    One object per task for as long as its handle lives (the sink keeps it only so
-    that a dependent called later can link to its span), and a weak reference so that
-    a long-lived process keeps nothing of finished work: its callback drops the entry.
-    ``span`` and ``token`` are set while the body runs.
-
-    ``link`` is the one :class:`~opentelemetry.trace.Link` to the task's span that
-    every dependent's span uses (a link without attributes is the same for all; the
-    SDK copies a link's attributes into each span it starts).
-    """
-
-    __slots__ = ("id", "link", "offset", "span", "token")
-    link: Link
-    id: int
-    offset: int  # event ts + offset = wall-clock ns
-    span: Span | None
-    token: Token[Context] | None  # from context.attach, while the body runs
-
-
-class _Parked:
-    """A task that never ran, whose zero-length span waits for upstream spans."""
-
-    __slots__ = ("finished", "missing")
-
-    def __init__(self, finished: TaskFinished, missing: int) -> None:
-        self.finished = finished
-        self.missing = missing
-
-
-class _HandleRef(weakref.ref[asyncio.Task[Any]]):
-    """A weak reference to the handle of a task that never ran, knowing its id."""
-
-    __slots__ = ("id",)
-    id: int
-
-
-class _NoHandle:
-    """Stands for the handle of a task started outside any asyncio task (never in
-    practice): never collected, so such a task is never forgotten, as before."""
-
-
-_NO_HANDLE = _NoHandle()
-
+_TASK_ID, _TASK_LABEL, _TASK_WAIT_S = attr.TASK_ID, attr.TASK_LABEL, attr.TASK_WAIT_S
+_TASK_LOOP_WAIT_S, _TASK_RELEASED_BY = attr.TASK_LOOP_WAIT_S, attr.TASK_RELEASED_BY
 
 class OpenTelemetrySink:
     """A sink that records runs and tasks as OpenTelemetry spans.
@@ -230,10 +127,10 @@ class OpenTelemetrySink:
         # Tasks on other processes (a process pool, Dask) carry the trace context.
         propagation.install()
         self._capture_args = capture_args
-        self._runs: dict[int, _RunState] = {}
-        self._tasks: dict[int, _TaskState | _Started] = {}
+        self._runs: dict[int, RunState] = {}
+        self._tasks: dict[int, Entry] = {}
         # Never-ran tasks whose span waits for an upstream's span to exist (rare).
-        self._parked: dict[int, _TaskState] = {}
+        self._parked: dict[int, TaskState] = {}
         self._forget_cb = self._forget
         self._warned_links = False
         self._links_kept = 0  # spans with up to this many links kept them all
@@ -271,7 +168,7 @@ class OpenTelemetrySink:
             attributes={attr.RUN_NAME: run.name, attr.RUN_ID: run.id},
             start_time=event.wall_ns,
         )
-        state = self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+        state = self._runs[run.id] = RunState(run, span, event.wall_ns - event.ts)
         state.dropped_before = self._dropped()
 
     def _run_finished(self, event: RunFinished) -> None:
@@ -279,6 +176,10 @@ class OpenTelemetrySink:
         state = self._runs.pop(run.id, None)
         if state is None:
             return  # the sink was added while the run was going on
+        state.finished = True
+        for task_id in state.dead:  # handles gone while the run went on
+            self._tasks.pop(task_id, None)
+        state.dead.clear()
         if self._parked:
             # Only if the sink missed events of an upstream: never leave a task out.
             for task_id, waiting in list(self._parked.items()):
@@ -334,35 +235,39 @@ class OpenTelemetrySink:
             return  # reported twice
         run_id = event.run_id
         run = self._runs.get(run_id) if run_id is not None else None
-        # Outside a run the parent is captured now, at the call: the caller's span may
-        # have ended by the time the task starts, and another may be current then.
-        parent = otel_context.get_current() if run is None else None
-        ups = exogenous = None
         deps = event.deps
+        if run is not None and not self._capture_args and (
+            not deps or _all_of(run.run, deps)
+        ):
+            # Nothing to keep: the run's record holds what the span needs, and the
+            # entries of upstreams in the run stay until it ends (see kept.py).
+            return
+        state = tasks[task_id] = TaskState.of_event(event, run)
+        if run is None:
+            # Outside a run the parent is captured now, at the call: the caller's span
+            # may have ended by the time the task starts, and another may be current then.
+            state.parent = otel_context.get_current()
+        if self._capture_args:
+            state.args = event
         if deps:
-            # Hold the upstreams' records now, while their handles are surely alive: a
+            # Hold the upstreams' entries now, while their handles are surely alive: a
             # handle can be gone by the time this task starts.  Upstreams called before
             # the sink was added are not known, so not linked.
-            get = tasks.get
-            ups = []
-            for up_id, kind in deps:  # (one plain loop: the cheapest form, measured)
-                up = get(up_id)
-                if up is not None:
-                    ups.append(up)
-                if kind is _EXOGENOUS:
-                    if exogenous is None:
-                        exogenous = [up_id]
-                    else:
-                        exogenous.append(up_id)
-        tasks[task_id] = _TaskState(event, run, parent, ups, exogenous, self._capture_args)
+            self._resolve(state, self._entry_anywhere)
 
     def _task_started(self, event: TaskStarted) -> None:
         task_id = event.task_id
         state = self._tasks.get(task_id)
-        if type(state) is not _TaskState or not state.pending:
-            return  # called before the sink was added, or reported twice
+        if state is None:
+            state = self._state_in_run(task_id)
+            if state is None:
+                return  # called before the sink was added
+            self._resolve(state, self._tasks.get)
+        elif type(state) is not TaskState or not state.pending:
+            return  # reported twice
+        elif state.ups is None and state.deps:  # an entry made for a dependent to hold
+            self._resolve(state, self._tasks.get)
         ts = event.ts
-        run = state.run
         # Attributes go in at the start (one write, and samplers see them); the status
         # is known only at the end.
         # The run's name is on the run span, the task span's parent: not repeated here.
@@ -371,28 +276,29 @@ class OpenTelemetrySink:
         if ready_ts is not None and limit_wait is None and event.released_by is not None:
             # A task of a run released by its last upstream (the usual case): one dict.
             attrs: dict[str, AttributeValue] = {
-                attr.TASK_ID: task_id, attr.TASK_LABEL: state.label,
-                attr.TASK_WAIT_S: (ts - state.ts) / 1e9,
-                attr.TASK_LOOP_WAIT_S: (ts - ready_ts) / 1e9 if ts > ready_ts else 0.0,
-                attr.TASK_RELEASED_BY: event.released_by,
+                _TASK_ID: task_id, _TASK_LABEL: state.label,
+                _TASK_WAIT_S: (ts - state.ts) / 1e9,
+                _TASK_LOOP_WAIT_S: (ts - ready_ts) / 1e9 if ts > ready_ts else 0.0,
+                _TASK_RELEASED_BY: event.released_by,
             }
         else:
             attrs = {
-                attr.TASK_ID: task_id, attr.TASK_LABEL: state.label,
-                attr.TASK_WAIT_S: (ts - state.ts) / 1e9,
+                _TASK_ID: task_id, _TASK_LABEL: state.label,
+                _TASK_WAIT_S: (ts - state.ts) / 1e9,
             }
             if limit_wait is not None:
                 attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
             if ready_ts is not None:  # the wait breakdown: the loop's part, and why
-                attrs[attr.TASK_LOOP_WAIT_S] = max(0, ts - ready_ts - (limit_wait or 0)) / 1e9
+                attrs[_TASK_LOOP_WAIT_S] = max(0, ts - ready_ts - (limit_wait or 0)) / 1e9
                 if event.released_by is not None:
-                    attrs[attr.TASK_RELEASED_BY] = event.released_by
+                    attrs[_TASK_RELEASED_BY] = event.released_by
         if state.caller_id is not None:
             attrs[attr.TASK_CALLER_ID] = state.caller_id
         if state.args is not None:
             _capture_args(attrs, state.args)
+        run = state.run
         if run is None:
-            parent, offset = state.parent, _CLOCK_OFFSET
+            parent, offset = state.parent, CLOCK_OFFSET
         else:
             parent, offset = run.context, run.offset
         ups = state.ups
@@ -409,12 +315,13 @@ class OpenTelemetrySink:
             span = self._tracer.start_span(
                 state.name, parent, attributes=attrs, start_time=ts + offset
             )
-        # From here on the task is its _Started: one object, watching its handle.
+        # From here on the task is its Started: one object, watching its handle.
         link = state.link = Link(span.get_span_context())
-        started = _Started(asyncio.current_task() or _NO_HANDLE, self._forget_cb)
+        started = Started(asyncio.current_task() or NO_HANDLE, self._forget_cb)
         started.id = task_id
         started.link = link
         started.offset = offset
+        started.run = run
         started.span = span
         # The body runs in this task's context, right after: make the span current.
         started.token = otel_context.attach(trace.set_span_in_context(span))
@@ -424,10 +331,53 @@ class OpenTelemetrySink:
         if state.waiters is not None:
             self._span_exists(state)
 
+    def _state_in_run(self, task_id: int) -> TaskState | None:
+        """The state of a task of a run the sink follows, made from its record: called
+        where the task's events are reported, in its context, so its run is current."""
+        run = Run.current()
+        run_state = self._runs.get(run.id) if run is not None else None
+        if run_state is None:
+            return None
+        try:
+            record = run_state.run.task(task_id)
+        except KeyError:
+            return None
+        return TaskState.of_record(record, run_state)
+
+    def _resolve(self, state: TaskState, entry_of: Callable[[int], Entry | None]) -> None:
+        """Look up the upstreams' entries (``entry_of(id)``) and the exogenous ones."""
+        ups: list[Entry] = []
+        exogenous = None
+        for up_id, kind in state.deps:  # (one plain loop: the cheapest form, measured)
+            up = entry_of(up_id)
+            if up is not None:
+                ups.append(up)
+            if kind is _EXOGENOUS:
+                if exogenous is None:
+                    exogenous = [up_id]
+                else:
+                    exogenous.append(up_id)
+        state.ups = ups
+        state.exogenous = exogenous
+
+    def _entry_anywhere(self, task_id: int) -> Entry | None:
+        """The entry of a task, made now for a task of a followed run that has none yet."""
+        entry = self._tasks.get(task_id)
+        if entry is not None:
+            return entry
+        for run_state in self._runs.values():
+            try:
+                record = run_state.run.task(task_id)
+            except KeyError:
+                continue
+            state = self._tasks[task_id] = TaskState.of_record(record, run_state)
+            return state
+        return None  # not known: called before the sink was added
+
     def _loop_blocked(self, event: LoopBlocked) -> None:
         # Reported before the task's end, so its span is still open.
         started = self._tasks.get(event.task_id)
-        if type(started) is not _Started or started.span is None:
+        if type(started) is not Started or started.span is None:
             return
         started.span.add_event(
             attr.LOOP_BLOCKED_EVENT,
@@ -442,7 +392,7 @@ class OpenTelemetrySink:
         # and marked on the span's bar.  Child spans would also take the spans that
         # instrumented libraries make in the body away from the task span.
         started = self._tasks.get(event.task_id)
-        if type(started) is not _Started or started.span is None:
+        if type(started) is not Started or started.span is None:
             return
         span = started.span
         if event.retry_in is None:  # the last attempt: its error is the task's own
@@ -466,10 +416,16 @@ class OpenTelemetrySink:
 
     def _task_finished(self, event: TaskFinished) -> None:
         entry = self._tasks.get(event.task_id)
-        if not isinstance(entry, _Started):
-            if entry is not None and entry.pending and entry.parked is None:
+        if entry is None:  # a task of a run that never ran, or one the sink never saw
+            state = self._state_in_run(event.task_id)
+            if state is not None:
+                self._tasks[event.task_id] = state
+                self._finished_unstarted(state, event)
+            return
+        if not isinstance(entry, Started):
+            if entry.pending and entry.parked is None:
                 self._finished_unstarted(entry, event)
-            return  # else called before the sink was added, or reported twice
+            return  # else reported twice
         span = entry.span
         if span is None:
             return  # reported twice
@@ -486,7 +442,7 @@ class OpenTelemetrySink:
         span.end(event.ts + entry.offset)
 
     @staticmethod
-    def _attributes(state: _TaskState) -> dict[str, AttributeValue]:
+    def _attributes(state: TaskState) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {
             attr.TASK_ID: state.id, attr.TASK_LABEL: state.label
         }
@@ -498,27 +454,32 @@ class OpenTelemetrySink:
             _capture_args(attrs, state.args)
         return attrs
 
-    def _finished_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
+    def _finished_unstarted(self, state: TaskState, event: TaskFinished) -> None:
         """A task that never ran: a zero-length span, once its upstreams have spans."""
+        if state.ups is None and state.deps:
+            # Made from its run's record: upstreams not yet ended get an entry now, to
+            # wait on (below).
+            self._resolve(state, self._entry_anywhere)
         # The engine settles a task's end in a done-callback: the handle is the one
         # being settled (asyncio.current_task() is no task there).
         task = settling()
         if task is not None and task.id == event.task_id:
-            ref = state.ref = _HandleRef(task, self._forget_cb)
+            ref = state.ref = HandleRef(task, self._forget_cb)
             ref.id = event.task_id
+            ref.run = state.run
         else:
             # No handle to watch, so no later dependent can be linked to it.
-            # Dependents called already took hold of the record.
-            self._tasks.pop(event.task_id, None)
+            # Dependents called already took hold of the entry.
+            self._forget_id(event.task_id, state.run)
         # An upstream may not have a span yet: a dependent stops as soon as one upstream
         # fails, while another may still wait for its own dependencies.  Its span would
         # lack that link, and the DAG an edge; so it waits for the upstream's span.
         missing = [up for up in state.ups or ()
-                   if type(up) is _TaskState and up.link is None]
+                   if type(up) is TaskState and up.link is None]
         if not missing:
             self._emit_unstarted(state, event)
             return
-        state.parked = _Parked(event, len(missing))
+        state.parked = Parked(event, len(missing))
         for up in missing:
             if up.waiters is None:
                 up.waiters = [state]
@@ -526,7 +487,7 @@ class OpenTelemetrySink:
                 up.waiters.append(state)
         self._parked[event.task_id] = state
 
-    def _emit_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
+    def _emit_unstarted(self, state: TaskState, event: TaskFinished) -> None:
         if not state.pending:
             return
         end = event.ts + state.offset
@@ -551,7 +512,7 @@ class OpenTelemetrySink:
         if state.waiters is not None:
             self._span_exists(state)
 
-    def _span_exists(self, state: _TaskState) -> None:
+    def _span_exists(self, state: TaskState) -> None:
         """Emit the parked tasks waiting for ``state`` whose upstreams all have spans now."""
         waiters = state.waiters
         state.waiters = None
@@ -564,7 +525,7 @@ class OpenTelemetrySink:
                 self._parked.pop(parked.finished.task_id, None)
                 self._emit_unstarted(waiter, parked.finished)
 
-    def _check_links(self, span: Span, state: _TaskState, given: int) -> None:
+    def _check_links(self, span: Span, state: TaskState, given: int) -> None:
         """Did the provider keep every link?  If not, list every upstream in an attribute.
 
         Checked only for spans with more links than any span found complete so far, so
@@ -592,10 +553,19 @@ class OpenTelemetrySink:
         provider = self._provider or trace.get_tracer_provider()
         return sum(stats.dropped for stats in export_stats(provider))
 
-    def _forget(self, ref: _HandleRef | _Started) -> None:
+    def _forget(self, ref: HandleRef | Started) -> None:
         # The handle is gone, so no task can be called with it any more.  May run in
-        # any thread (the garbage collector's); a single dict operation is atomic.
-        self._tasks.pop(ref.id, None)
+        # any thread (the garbage collector's): a single dict or list operation is atomic.
+        self._forget_id(ref.id, ref.run)
+
+    def _forget_id(self, task_id: int, run: RunState | None) -> None:
+        if run is not None and not run.finished:
+            # A task of a run going on: dependents in the run, with no entry of their
+            # own yet, may still need its span's context.  Dropped when the run ends.
+            run.dead.append(task_id)
+            if not run.finished:
+                return
+        self._tasks.pop(task_id, None)
 
 
 def _record_error(span: Span, event: TaskFinished, end: int) -> None:
@@ -618,7 +588,7 @@ def _record_error(span: Span, event: TaskFinished, end: int) -> None:
         )
 
 
-def _links(ups: list[_TaskState | _Started], exogenous: list[int] | None) -> list[Link]:
+def _links(ups: list[Entry], exogenous: list[int] | None) -> list[Link]:
     """One link per upstream that has a span; only exogenous ones carry their kind."""
     if exogenous is None:
         return [link for up in ups if (link := up.link) is not None]
@@ -646,3 +616,14 @@ def _capture_args(attrs: dict[str, AttributeValue], event: TaskCreated) -> None:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _all_of(run: Run, deps: tuple[Dependency, ...]) -> bool:
+    """Are all of ``deps`` tasks of ``run``?"""
+    task = run.task
+    try:
+        for up_id, _kind in deps:
+            task(up_id)
+    except KeyError:
+        return False
+    return True
