@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import subprocess
 import sys
@@ -327,7 +328,7 @@ async def test_in_a_run_an_upstream_whose_handle_went_before_its_dependent_start
     spans = by_task(exporter)
     ids = [record.id for record in run.tasks]
     assert sorted(spans) == ids
-    for upstream, dependent in zip(ids, ids[1:], strict=False):
+    for upstream, dependent in itertools.pairwise(ids):
         assert links(spans[dependent]) == [(sid(spans[upstream]), "data")]
     del last
     gc.collect()

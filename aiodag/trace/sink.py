@@ -20,14 +20,19 @@ one).  What it writes (names in :mod:`aiodag.trace.attributes`):
 Where the work is done, and why (see also the engine's event order in
 :mod:`aiodag.events`):
 
-* ``TaskCreated`` (in the caller's context) records the parent and takes hold of the
-  upstreams' records, while their handles are certainly alive.
+* ``TaskCreated`` (in the caller's context): for a task of a run the sink follows,
+  nothing, unless an upstream is outside the run (its record in the run holds what the
+  span needs); for others, the parent and the upstreams' entries, taken while their
+  handles are certainly alive.
 * ``TaskStarted`` (inside the task) starts the span and makes it current, so spans of
   instrumented libraries called by the body nest under it; ``TaskFinished`` ends it and
-  restores the context.  A task span starts when the body starts, not at the call.
-* An upstream's span context is kept while its handle is alive, because a task can be
-  called with an upstream that finished long ago; a weak reference to the handle drops
-  it when the handle goes, so a long-lived process keeps nothing for finished work.
+  restores the context.  A task span starts when the body starts, not at the call.  An
+  ok task's span gets no status attribute: a span without one is of a task that ended ok.
+* An upstream's span (its link) is kept while its handle is alive, because a task can
+  be called with an upstream that finished long ago; a weak reference to the handle
+  drops it when the handle goes (for a task of a run, once the run has ended), so a
+  long-lived process keeps nothing for finished work.  What is kept, and why it is kept
+  small, is in :mod:`aiodag.trace.kept`.
 """
 
 from __future__ import annotations
