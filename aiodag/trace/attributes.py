@@ -5,15 +5,15 @@ notebook, a Jaeger query) uses the very strings the sink wrote.  Every name live
 the ``aiodag.`` namespace, as OpenTelemetry's naming rules ask of non-standard
 attributes.
 
-A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS`,
-:data:`TASK_WAIT_S` (when it ran), :data:`TASK_CALLER_ID` (when another task called it),
-:data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous dependencies), and
-:data:`TASK_ATTEMPTS` / :data:`TASK_TIMED_OUT` (retried / timed-out tasks, with an
-:data:`ATTEMPT_FAILED_EVENT` per retried attempt); each of
-its links to an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is
-a data dependency).  A task with more dependencies than the provider keeps links also
-carries :data:`TASK_UPSTREAM_IDS`.  A run span carries :data:`RUN_NAME`, :data:`RUN_ID`
-and, once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
+A task span carries :data:`TASK_ID`, :data:`TASK_LABEL`, :data:`TASK_STATUS` (unless
+it ended ok), :data:`TASK_WAIT_S` (when it ran), :data:`TASK_CALLER_ID` (when another
+task called it), :data:`TASK_EXOGENOUS_UPSTREAM_IDS` (when it has exogenous
+dependencies), and :data:`TASK_ATTEMPTS` / :data:`TASK_TIMED_OUT` (retried / timed-out
+tasks, with an :data:`ATTEMPT_FAILED_EVENT` per retried attempt); each of its links to
+an exogenous upstream carries :data:`DEPENDENCY_KIND` (a link without it is a data
+dependency).  A task with more dependencies than the provider keeps links also carries
+:data:`TASK_UPSTREAM_IDS`.  A run span carries :data:`RUN_NAME`, :data:`RUN_ID` and,
+once the run ended, the timing analysis (:data:`RUN_MAKESPAN_S`,
 :data:`RUN_CRITICAL_PATH`, :data:`RUN_CRITICAL_PATH_S`, :data:`RUN_TASKS` and
 :data:`RUN_TASK_COUNTS`), and :data:`RUN_SPANS_DROPPED` if spans were lost meanwhile.
 """
@@ -75,7 +75,10 @@ TASK_ID = "aiodag.task.id"
 TASK_LABEL = "aiodag.task.label"
 """The call as a short readable label, such as ``fetch('a1')`` (str)."""
 TASK_STATUS = "aiodag.task.status"
-"""How the task ended: a :class:`~aiodag.TaskStatus` value such as ``ok`` (str)."""
+"""How the task ended, unless it ended ok: ``failed``, ``cancelled`` or
+``upstream_failed`` (a :class:`~aiodag.TaskStatus` value, str).  A task span without it
+is of a task that ended ok (its span status is then not ERROR; spans are written when
+they end); traces written before it was left out write ``ok``, and read the same."""
 TASK_WAIT_S = "aiodag.task.wait_s"
 """Seconds between the call and the start of the body (float); absent if it never ran."""
 TASK_LOOP_WAIT_S = "aiodag.task.loop_wait_s"

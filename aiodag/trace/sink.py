@@ -20,36 +20,38 @@ one).  What it writes (names in :mod:`aiodag.trace.attributes`):
 Where the work is done, and why (see also the engine's event order in
 :mod:`aiodag.events`):
 
-* ``TaskCreated`` (in the caller's context) records the parent and takes hold of the
-  upstreams' records, while their handles are certainly alive.
+* ``TaskCreated`` (in the caller's context): for a task of a run the sink follows,
+  nothing, unless an upstream is outside the run (its record in the run holds what the
+  span needs); for others, the parent and the upstreams' entries, taken while their
+  handles are certainly alive.
 * ``TaskStarted`` (inside the task) starts the span and makes it current, so spans of
   instrumented libraries called by the body nest under it; ``TaskFinished`` ends it and
-  restores the context.  A task span starts when the body starts, not at the call.
-* An upstream's span context is kept while its handle is alive, because a task can be
-  called with an upstream that finished long ago; a weak reference to the handle drops
-  it when the handle goes, so a long-lived process keeps nothing for finished work.
+  restores the context.  A task span starts when the body starts, not at the call.  An
+  ok task's span gets no status attribute: a span without one is of a task that ended ok.
+* An upstream's span (its link) is kept while its handle is alive, because a task can
+  be called with an upstream that finished long ago; a weak reference to the handle
+  drops it when the handle goes (for a task of a run, once the run has ended), so a
+  long-lived process keeps nothing for finished work.  What is kept, and why it is kept
+  small, is in :mod:`aiodag.trace.kept`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Callable
-from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import Link, Span, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
 from ..ending import settling
 from ..events import (
-    CLOCK_ANCHOR,
     AttemptFailed,
+    Dependency,
     DependencyKind,
     Event,
     LoopBlocked,
@@ -60,14 +62,26 @@ from ..events import (
     TaskStarted,
     TaskStatus,
 )
+from ..runs import Run
 from . import attributes as attr
 from . import propagation
+from .kept import (
+    CLOCK_OFFSET,
+    NO_HANDLE,
+    Entry,
+    HandleRef,
+    Parked,
+    RunState,
+    Started,
+    TaskState,
+)
 from .stats import export_stats
 
 __all__ = ["OpenTelemetrySink"]
 
 logger = logging.getLogger("aiodag.trace")
 
+_OK = TaskStatus.OK
 _FAILED = TaskStatus.FAILED
 _UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 
@@ -77,82 +91,8 @@ _EXOGENOUS = DependencyKind.EXOGENOUS
 # mapping, shared by every exogenous link: the SDK copies link attributes.
 _EXOGENOUS_LINK = {attr.DEPENDENCY_KIND: _EXOGENOUS.value}
 
-# Tasks outside any run are timed with the process-wide anchor.
-_CLOCK_OFFSET = CLOCK_ANCHOR.wall_ns - CLOCK_ANCHOR.mono_ns
-
-
-class _RunState:
-    """What the sink keeps of a run between ``RunStarted`` and ``RunFinished``."""
-
-    __slots__ = ("context", "dropped_before", "name", "offset", "span")
-
-    def __init__(self, span: Span, name: str, offset: int) -> None:
-        self.span = span
-        self.context = trace.set_span_in_context(span)  # the parent of its task spans
-        self.name = name
-        self.offset = offset  # event ts + offset = wall-clock ns
-        self.dropped_before = 0  # spans the provider had dropped when the run began
-
-
-class _TaskState:
-    """What the sink keeps of one task.
-
-    Until the task's span is out: its ``TaskCreated`` event, its parent, its upstreams.
-    While the body runs: the span and the context token.  After: only ``ctx``, the
-    span's context, for dependents called later, as long as the task's handle lives.
-    """
-
-    __slots__ = ("created", "ctx", "exogenous", "id", "parent", "parked", "ref", "run",
-                 "span", "token", "ups", "waiters")
-
-    def __init__(
-        self,
-        created: TaskCreated,
-        run: _RunState | None,
-        parent: Context | None,
-        ups: list[_TaskState] | None,
-        exogenous: list[int] | None,
-    ) -> None:
-        self.id = created.task_id
-        self.created: TaskCreated | None = created  # None once the span is out
-        self.run = run
-        self.parent = parent  # outside a run: the context current at the call
-        self.ups = ups  # the upstreams the sink knows, until the links are made
-        self.exogenous = exogenous  # the ids of exogenous upstreams, if any
-        self.span: Span | None = None
-        self.token: Token[Context] | None = None  # from context.attach, while the body runs
-        self.ctx: SpanContext | None = None
-        self.ref: _HandleRef | None = None
-        self.parked: _Parked | None = None  # never ran, and waits for upstream spans
-        self.waiters: list[_TaskState] | None = None  # parked tasks waiting for this one
-
-    @property
-    def offset(self) -> int:
-        """Add to an event timestamp of this task to get wall-clock nanoseconds."""
-        return _CLOCK_OFFSET if self.run is None else self.run.offset
-
-    @property
-    def parent_context(self) -> Context | None:
-        """The context holding the parent span: the run's, or the caller's."""
-        return self.parent if self.run is None else self.run.context
-
-
-class _Parked:
-    """A task that never ran, whose zero-length span waits for upstream spans."""
-
-    __slots__ = ("finished", "missing")
-
-    def __init__(self, finished: TaskFinished, missing: int) -> None:
-        self.finished = finished
-        self.missing = missing
-
-
-class _HandleRef(weakref.ref[asyncio.Task[Any]]):
-    """A weak reference to a task's handle that knows the task's id."""
-
-    __slots__ = ("task_id",)
-    task_id: int
-
+_TASK_ID, _TASK_LABEL, _TASK_WAIT_S = attr.TASK_ID, attr.TASK_LABEL, attr.TASK_WAIT_S
+_TASK_LOOP_WAIT_S, _TASK_RELEASED_BY = attr.TASK_LOOP_WAIT_S, attr.TASK_RELEASED_BY
 
 class OpenTelemetrySink:
     """A sink that records runs and tasks as OpenTelemetry spans.
@@ -192,10 +132,10 @@ class OpenTelemetrySink:
         # Tasks on other processes (a process pool, Dask) carry the trace context.
         propagation.install()
         self._capture_args = capture_args
-        self._runs: dict[int, _RunState] = {}
-        self._tasks: dict[int, _TaskState] = {}
+        self._runs: dict[int, RunState] = {}
+        self._tasks: dict[int, Entry] = {}
         # Never-ran tasks whose span waits for an upstream's span to exist (rare).
-        self._parked: dict[int, _TaskState] = {}
+        self._parked: dict[int, TaskState] = {}
         self._forget_cb = self._forget
         self._warned_links = False
         self._links_kept = 0  # spans with up to this many links kept them all
@@ -233,7 +173,7 @@ class OpenTelemetrySink:
             attributes={attr.RUN_NAME: run.name, attr.RUN_ID: run.id},
             start_time=event.wall_ns,
         )
-        state = self._runs[run.id] = _RunState(span, run.name, event.wall_ns - event.ts)
+        state = self._runs[run.id] = RunState(run, span, event.wall_ns - event.ts)
         state.dropped_before = self._dropped()
 
     def _run_finished(self, event: RunFinished) -> None:
@@ -241,6 +181,10 @@ class OpenTelemetrySink:
         state = self._runs.pop(run.id, None)
         if state is None:
             return  # the sink was added while the run was going on
+        state.finished = True
+        for task_id in state.dead:  # handles gone while the run went on
+            self._tasks.pop(task_id, None)
+        state.dead.clear()
         if self._parked:
             # Only if the sink missed events of an upstream: never leave a task out.
             for task_id, waiting in list(self._parked.items()):
@@ -296,83 +240,154 @@ class OpenTelemetrySink:
             return  # reported twice
         run_id = event.run_id
         run = self._runs.get(run_id) if run_id is not None else None
-        # Outside a run the parent is captured now, at the call: the caller's span may
-        # have ended by the time the task starts, and another may be current then.
-        parent = otel_context.get_current() if run is None else None
-        ups = exogenous = None
         deps = event.deps
+        if run is not None and not self._capture_args and (
+            not deps or _all_of(run.run, deps)
+        ):
+            # Nothing to keep: the run's record holds what the span needs, and the
+            # entries of upstreams in the run stay until it ends (see kept.py).
+            return
+        state = tasks[task_id] = TaskState.of_event(event, run)
+        if run is None:
+            # Outside a run the parent is captured now, at the call: the caller's span
+            # may have ended by the time the task starts, and another may be current then.
+            state.parent = otel_context.get_current()
+        if self._capture_args:
+            state.args = event
         if deps:
-            # Hold the upstreams' records now, while their handles are surely alive: a
+            # Hold the upstreams' entries now, while their handles are surely alive: a
             # handle can be gone by the time this task starts.  Upstreams called before
             # the sink was added are not known, so not linked.
-            ups = [tasks[up] for up, _kind in deps if up in tasks]
-            exogenous = [up for up, kind in deps if kind is _EXOGENOUS] or None
-        tasks[task_id] = _TaskState(event, run, parent, ups, exogenous)
+            self._resolve(state, self._entry_anywhere)
 
     def _task_started(self, event: TaskStarted) -> None:
-        state = self._tasks.get(event.task_id)
-        if state is None or (created := state.created) is None:
-            return  # called before the sink was added, or reported twice
+        task_id = event.task_id
+        state = self._tasks.get(task_id)
+        if state is None:
+            state = self._state_in_run(task_id)
+            if state is None:
+                return  # called before the sink was added
+            self._resolve(state, self._tasks.get)
+        elif type(state) is not TaskState or not state.pending:
+            return  # reported twice
+        elif state.ups is None and state.deps:  # an entry made for a dependent to hold
+            self._resolve(state, self._tasks.get)
         ts = event.ts
-        run = state.run
         # Attributes go in at the start (one write, and samplers see them); the status
         # is known only at the end.
         # The run's name is on the run span, the task span's parent: not repeated here.
-        attrs: dict[str, AttributeValue] = {
-            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label,
-            attr.TASK_WAIT_S: (ts - created.ts) / 1e9,
-        }
+        ready_ts = event.ready_ts
+        limit_wait = event.limit_wait_ns
+        if ready_ts is not None and limit_wait is None and event.released_by is not None:
+            # A task of a run released by its last upstream (the usual case): one dict.
+            attrs: dict[str, AttributeValue] = {
+                _TASK_ID: task_id, _TASK_LABEL: state.label,
+                _TASK_WAIT_S: (ts - state.ts) / 1e9,
+                _TASK_LOOP_WAIT_S: (ts - ready_ts) / 1e9 if ts > ready_ts else 0.0,
+                _TASK_RELEASED_BY: event.released_by,
+            }
+        else:
+            attrs = {
+                _TASK_ID: task_id, _TASK_LABEL: state.label,
+                _TASK_WAIT_S: (ts - state.ts) / 1e9,
+            }
+            if limit_wait is not None:
+                attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
+            if ready_ts is not None:  # the wait breakdown: the loop's part, and why
+                attrs[_TASK_LOOP_WAIT_S] = max(0, ts - ready_ts - (limit_wait or 0)) / 1e9
+                if event.released_by is not None:
+                    attrs[_TASK_RELEASED_BY] = event.released_by
+        if state.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = state.caller_id
+        if state.args is not None:
+            _capture_args(attrs, state.args)
+        run = state.run
         if run is None:
-            parent, offset = state.parent, _CLOCK_OFFSET
+            parent, offset = state.parent, CLOCK_OFFSET
         else:
             parent, offset = run.context, run.offset
-        if created.caller_id is not None:
-            attrs[attr.TASK_CALLER_ID] = created.caller_id
-        limit_wait = event.limit_wait_ns
-        if limit_wait is not None:
-            attrs[attr.TASK_LIMIT_WAIT_S] = limit_wait / 1e9
-        if event.ready_ts is not None:  # the wait breakdown: the loop's part, and why
-            attrs[attr.TASK_LOOP_WAIT_S] = max(0, ts - event.ready_ts - (limit_wait or 0)) / 1e9
-            if event.released_by is not None:
-                attrs[attr.TASK_RELEASED_BY] = event.released_by
-        if self._capture_args:
-            _capture_args(attrs, created)
         ups = state.ups
         if ups:
             if state.exogenous is not None:
                 attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
             links = _links(ups, state.exogenous)
             span = self._tracer.start_span(
-                created.name, parent, attributes=attrs, links=links, start_time=ts + offset
+                state.name, parent, attributes=attrs, links=links, start_time=ts + offset
             )
             if len(links) > self._links_kept:
-                self._check_links(span, created, len(links))
+                self._check_links(span, state, len(links))
         else:
             span = self._tracer.start_span(
-                created.name, parent, attributes=attrs, start_time=ts + offset
+                state.name, parent, attributes=attrs, start_time=ts + offset
             )
-        state.span = span
-        state.ctx = span.get_span_context()
-        state.created = state.ups = state.parent = None
+        # From here on the task is its Started: one object, watching its handle.
+        link = state.link = Link(span.get_span_context())
+        started = Started(asyncio.current_task() or NO_HANDLE, self._forget_cb)
+        started.id = task_id
+        started.link = link
+        started.offset = offset
+        started.run = run
+        started.span = span
         # The body runs in this task's context, right after: make the span current.
-        state.token = otel_context.attach(trace.set_span_in_context(span))
-        task = asyncio.current_task()
-        if task is not None:
-            ref = state.ref = _HandleRef(task, self._forget_cb)
-            ref.task_id = event.task_id
+        started.token = otel_context.attach(trace.set_span_in_context(span))
+        self._tasks[task_id] = started
+        state.pending = False
+        state.ups = state.parent = state.args = None
         if state.waiters is not None:
             self._span_exists(state)
 
+    def _state_in_run(self, task_id: int) -> TaskState | None:
+        """The state of a task of a run the sink follows, made from its record: called
+        where the task's events are reported, in its context, so its run is current."""
+        run = Run.current()
+        run_state = self._runs.get(run.id) if run is not None else None
+        if run_state is None:
+            return None
+        try:
+            record = run_state.run.task(task_id)
+        except KeyError:
+            return None
+        return TaskState.of_record(record, run_state)
+
+    def _resolve(self, state: TaskState, entry_of: Callable[[int], Entry | None]) -> None:
+        """Look up the upstreams' entries (``entry_of(id)``) and the exogenous ones."""
+        ups: list[Entry] = []
+        exogenous = None
+        for up_id, kind in state.deps:  # (one plain loop: the cheapest form, measured)
+            up = entry_of(up_id)
+            if up is not None:
+                ups.append(up)
+            if kind is _EXOGENOUS:
+                if exogenous is None:
+                    exogenous = [up_id]
+                else:
+                    exogenous.append(up_id)
+        state.ups = ups
+        state.exogenous = exogenous
+
+    def _entry_anywhere(self, task_id: int) -> Entry | None:
+        """The entry of a task, made now for a task of a followed run that has none yet."""
+        entry = self._tasks.get(task_id)
+        if entry is not None:
+            return entry
+        for run_state in self._runs.values():
+            try:
+                record = run_state.run.task(task_id)
+            except KeyError:
+                continue
+            state = self._tasks[task_id] = TaskState.of_record(record, run_state)
+            return state
+        return None  # not known: called before the sink was added
+
     def _loop_blocked(self, event: LoopBlocked) -> None:
         # Reported before the task's end, so its span is still open.
-        state = self._tasks.get(event.task_id)
-        if state is None or state.span is None:
+        started = self._tasks.get(event.task_id)
+        if type(started) is not Started or started.span is None:
             return
-        offset = _CLOCK_OFFSET if state.run is None else state.run.offset
-        state.span.add_event(
+        started.span.add_event(
             attr.LOOP_BLOCKED_EVENT,
             {attr.BLOCKED_S: event.duration_ns / 1e9, "code.location": event.where},
-            timestamp=event.ts + offset,
+            timestamp=event.ts + started.offset,
         )
 
     def _attempt_failed(self, event: AttemptFailed) -> None:
@@ -381,10 +396,10 @@ class OpenTelemetrySink:
         # Jaeger lists the events in order under the span's "Logs", each at its time
         # and marked on the span's bar.  Child spans would also take the spans that
         # instrumented libraries make in the body away from the task span.
-        state = self._tasks.get(event.task_id)
-        if state is None or state.span is None:
+        started = self._tasks.get(event.task_id)
+        if type(started) is not Started or started.span is None:
             return
-        span = state.span
+        span = started.span
         if event.retry_in is None:  # the last attempt: its error is the task's own
             if event.timed_out:
                 span.set_attribute(attr.TASK_TIMED_OUT, True)
@@ -392,7 +407,6 @@ class OpenTelemetrySink:
                 span.set_attribute(attr.TASK_ATTEMPTS, event.attempt)
             return
         span.set_attribute(attr.TASK_ATTEMPTS, event.attempt + 1)
-        offset = _CLOCK_OFFSET if state.run is None else state.run.offset
         error = event.error
         attrs: dict[str, AttributeValue] = {
             "exception.type": type(error).__qualname__,
@@ -403,60 +417,74 @@ class OpenTelemetrySink:
         }
         if event.timed_out:
             attrs[attr.ATTEMPT_TIMED_OUT] = True
-        span.add_event(attr.ATTEMPT_FAILED_EVENT, attrs, timestamp=event.ts + offset)
+        span.add_event(attr.ATTEMPT_FAILED_EVENT, attrs, timestamp=event.ts + started.offset)
 
     def _task_finished(self, event: TaskFinished) -> None:
-        state = self._tasks.get(event.task_id)
-        if state is None:
-            return  # called before the sink was added
-        span = state.span
-        if span is None:
-            if state.created is not None and state.parked is None:
+        entry = self._tasks.get(event.task_id)
+        if entry is None:  # a task of a run that never ran, or one the sink never saw
+            state = self._state_in_run(event.task_id)
+            if state is not None:
+                self._tasks[event.task_id] = state
                 self._finished_unstarted(state, event)
+            return
+        if not isinstance(entry, Started):
+            if entry.pending and entry.parked is None:
+                self._finished_unstarted(entry, event)
             return  # else reported twice
-        run = state.run
-        end = event.ts + (_CLOCK_OFFSET if run is None else run.offset)
-        span.set_attribute(attr.TASK_STATUS, event.status.value)
-        if event.error is not None:
-            _record_error(span, event, end)
-        token = state.token
-        state.span = state.token = None
+        span = entry.span
+        if span is None:
+            return  # reported twice
+        token = entry.token
+        entry.span = entry.token = None
+        if event.status is not _OK:
+            # An ok task's span carries no status attribute: a span without one (and
+            # without status ERROR) is of a task that ended ok.
+            span.set_attribute(attr.TASK_STATUS, event.status.value)
+            if event.error is not None:
+                _record_error(span, event, event.ts + entry.offset)
         if token is not None:
             otel_context.detach(token)
-        span.end(end)
+        span.end(event.ts + entry.offset)
 
-    def _attributes(self, state: _TaskState, created: TaskCreated) -> dict[str, AttributeValue]:
+    @staticmethod
+    def _attributes(state: TaskState) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {
-            attr.TASK_ID: created.task_id, attr.TASK_LABEL: created.label
+            attr.TASK_ID: state.id, attr.TASK_LABEL: state.label
         }
-        if created.caller_id is not None:
-            attrs[attr.TASK_CALLER_ID] = created.caller_id
+        if state.caller_id is not None:
+            attrs[attr.TASK_CALLER_ID] = state.caller_id
         if state.exogenous is not None:
             attrs[attr.TASK_EXOGENOUS_UPSTREAM_IDS] = state.exogenous
-        if self._capture_args:
-            _capture_args(attrs, created)
+        if state.args is not None:
+            _capture_args(attrs, state.args)
         return attrs
 
-    def _finished_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
+    def _finished_unstarted(self, state: TaskState, event: TaskFinished) -> None:
         """A task that never ran: a zero-length span, once its upstreams have spans."""
+        if state.ups is None and state.deps:
+            # Made from its run's record: upstreams not yet ended get an entry now, to
+            # wait on (below).
+            self._resolve(state, self._entry_anywhere)
         # The engine settles a task's end in a done-callback: the handle is the one
         # being settled (asyncio.current_task() is no task there).
         task = settling()
         if task is not None and task.id == event.task_id:
-            ref = state.ref = _HandleRef(task, self._forget_cb)
-            ref.task_id = event.task_id
+            ref = state.ref = HandleRef(task, self._forget_cb)
+            ref.id = event.task_id
+            ref.run = state.run
         else:
             # No handle to watch, so no later dependent can be linked to it.
-            # Dependents called already took hold of the record.
-            self._tasks.pop(event.task_id, None)
+            # Dependents called already took hold of the entry.
+            self._forget_id(event.task_id, state.run)
         # An upstream may not have a span yet: a dependent stops as soon as one upstream
         # fails, while another may still wait for its own dependencies.  Its span would
         # lack that link, and the DAG an edge; so it waits for the upstream's span.
-        missing = [up for up in state.ups if up.ctx is None] if state.ups else ()
+        missing = [up for up in state.ups or ()
+                   if type(up) is TaskState and up.link is None]
         if not missing:
             self._emit_unstarted(state, event)
             return
-        state.parked = _Parked(event, len(missing))
+        state.parked = Parked(event, len(missing))
         for up in missing:
             if up.waiters is None:
                 up.waiters = [state]
@@ -464,32 +492,32 @@ class OpenTelemetrySink:
                 up.waiters.append(state)
         self._parked[event.task_id] = state
 
-    def _emit_unstarted(self, state: _TaskState, event: TaskFinished) -> None:
-        created = state.created
-        if created is None:
+    def _emit_unstarted(self, state: TaskState, event: TaskFinished) -> None:
+        if not state.pending:
             return
         end = event.ts + state.offset
-        attrs = self._attributes(state, created)
+        attrs = self._attributes(state)
         attrs[attr.TASK_STATUS] = event.status.value
         ups = state.ups
         span = self._tracer.start_span(
-            created.name,
+            state.name,
             state.parent_context,
             attributes=attrs,
             links=_links(ups, state.exogenous) if ups else (),
             start_time=end,
         )
         if ups and len(ups) > self._links_kept:
-            self._check_links(span, created, len(ups))
+            self._check_links(span, state, len(ups))
         if event.error is not None:
             _record_error(span, event, end)
         span.end(end)
-        state.ctx = span.get_span_context()
-        state.created = state.parent = state.ups = state.parked = None
+        state.link = Link(span.get_span_context())
+        state.pending = False
+        state.parent = state.ups = state.parked = state.args = None
         if state.waiters is not None:
             self._span_exists(state)
 
-    def _span_exists(self, state: _TaskState) -> None:
+    def _span_exists(self, state: TaskState) -> None:
         """Emit the parked tasks waiting for ``state`` whose upstreams all have spans now."""
         waiters = state.waiters
         state.waiters = None
@@ -502,7 +530,7 @@ class OpenTelemetrySink:
                 self._parked.pop(parked.finished.task_id, None)
                 self._emit_unstarted(waiter, parked.finished)
 
-    def _check_links(self, span: Span, created: TaskCreated, given: int) -> None:
+    def _check_links(self, span: Span, state: TaskState, given: int) -> None:
         """Did the provider keep every link?  If not, list every upstream in an attribute.
 
         Checked only for spans with more links than any span found complete so far, so
@@ -511,7 +539,7 @@ class OpenTelemetrySink:
         if not getattr(span, "dropped_links", 0):
             self._links_kept = max(self._links_kept, given)
             return
-        span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in created.deps])
+        span.set_attribute(attr.TASK_UPSTREAM_IDS, [up for up, _ in state.deps])
         if self._warned_links:
             return
         self._warned_links = True
@@ -522,7 +550,7 @@ class OpenTelemetrySink:
             "does any other such task). To keep every link, give the provider higher "
             "span limits: TracerProvider(span_limits=SpanLimits(max_links=10_000)), or "
             "set OTEL_SPAN_LINK_COUNT_LIMIT; aiodag.trace.configure() does this",
-            kept, created.name, created.task_id, len(created.deps), attr.TASK_UPSTREAM_IDS,
+            kept, state.name, state.id, len(state.deps), attr.TASK_UPSTREAM_IDS,
         )
 
     def _dropped(self) -> int:
@@ -530,10 +558,19 @@ class OpenTelemetrySink:
         provider = self._provider or trace.get_tracer_provider()
         return sum(stats.dropped for stats in export_stats(provider))
 
-    def _forget(self, ref: _HandleRef) -> None:
+    def _forget(self, ref: HandleRef | Started) -> None:
         # The handle is gone, so no task can be called with it any more.  May run in
-        # any thread (the garbage collector's); a single dict operation is atomic.
-        self._tasks.pop(ref.task_id, None)
+        # any thread (the garbage collector's): a single dict or list operation is atomic.
+        self._forget_id(ref.id, ref.run)
+
+    def _forget_id(self, task_id: int, run: RunState | None) -> None:
+        if run is not None and not run.finished:
+            # A task of a run going on: dependents in the run, with no entry of their
+            # own yet, may still need its span's context.  Dropped when the run ends.
+            run.dead.append(task_id)
+            if not run.finished:
+                return
+        self._tasks.pop(task_id, None)
 
 
 def _record_error(span: Span, event: TaskFinished, end: int) -> None:
@@ -556,12 +593,12 @@ def _record_error(span: Span, event: TaskFinished, end: int) -> None:
         )
 
 
-def _links(ups: list[_TaskState], exogenous: list[int] | None) -> list[Link]:
+def _links(ups: list[Entry], exogenous: list[int] | None) -> list[Link]:
     """One link per upstream that has a span; only exogenous ones carry their kind."""
     if exogenous is None:
-        return [Link(up.ctx) for up in ups if up.ctx is not None]
-    return [Link(up.ctx, _EXOGENOUS_LINK if up.id in exogenous else None)
-            for up in ups if up.ctx is not None]
+        return [link for up in ups if (link := up.link) is not None]
+    return [Link(link.context, _EXOGENOUS_LINK) if up.id in exogenous else link
+            for up in ups if (link := up.link) is not None]
 
 
 def _safe_str(error: BaseException) -> str:
@@ -584,3 +621,14 @@ def _capture_args(attrs: dict[str, AttributeValue], event: TaskCreated) -> None:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _all_of(run: Run, deps: tuple[Dependency, ...]) -> bool:
+    """Are all of ``deps`` tasks of ``run``?"""
+    task = run.task
+    try:
+        for up_id, _kind in deps:
+            task(up_id)
+    except KeyError:
+        return False
+    return True
