@@ -33,6 +33,7 @@ PENDING, RUNNING, OK = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.OK
 FAILED, CANCELLED = TaskStatus.FAILED, TaskStatus.CANCELLED
 UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 _now = time.monotonic_ns
+_new_tuple = tuple.__new__
 _NONE_READY: list[Any] = []  # shared, never added to
 
 
@@ -172,7 +173,8 @@ def _settle(handle: TaskHandle[Any]) -> None:
     try:
         if sinks:
             _settling = handle
-            emit(sinks, TaskFinished(handle.id, status, error, failed_upstream, ts))
+            emit(sinks, _new_tuple(TaskFinished,  # (no NamedTuple's Python-level __new__)
+                                   (handle.id, status, error, failed_upstream, ts)))
     except asyncio.CancelledError:
         pass  # the task has ended: there is nothing left to cancel
     finally:

@@ -57,8 +57,10 @@ def format_call(
     name: str, args: tuple[str, ...], kwargs: tuple[tuple[str, str], ...]
 ) -> str:
     """``name(arg, key=value)`` from already shortened argument reprs, bounded in size."""
-    parts = [*args, *(f"{key}={value}" for key, value in kwargs)]
-    label = f"{name}({', '.join(parts)})"
+    if kwargs:
+        label = f"{name}({', '.join([*args, *[f'{key}={value}' for key, value in kwargs]])})"
+    else:
+        label = f"{name}({', '.join(args)})"
     if len(label) > MAX_LABEL:
         label = label[: MAX_LABEL - 2] + "…)"
     return label

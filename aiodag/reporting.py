@@ -93,10 +93,10 @@ def report_created(
         rows.labels[row] = label
         run._unfinished += 1
     try:
-        emit(slots, TaskCreated(
+        emit(slots, _new_tuple(TaskCreated, (  # (as Dependency: no Python-level __new__)
             handle.id, name, label, run.id if run is not None else None,
             dependencies, arg_reprs, kwarg_reprs, ts, caller_id,
-        ))
+        )))
     except BaseException:
         # A sink raised SystemExit or the like: no task is created after all.
         if run is not None:
@@ -122,10 +122,11 @@ async def observed(handle: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[
     if slots:
         try:
             if row != NONE:
-                emit(slots, TaskStarted(handle.id, ts, _value(cells[at + READY]),
-                                        _value(cells[at + RELEASED])))
+                emit(slots, _new_tuple(TaskStarted, (
+                    handle.id, ts, _value(cells[at + READY]), _value(cells[at + RELEASED]),
+                    None)))
             else:
-                emit(slots, TaskStarted(handle.id, ts))
+                emit(slots, _new_tuple(TaskStarted, (handle.id, ts, None, None, None)))
         except BaseException:
             body.close()  # never to run: no "coroutine was never awaited"
             handle._end_ns = _now()

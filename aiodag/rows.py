@@ -54,7 +54,7 @@ class TaskRows:
     """
 
     __slots__ = (
-        "_views", "cells", "controls", "dep_ids", "deps", "discarded", "errors", "ids",
+        "cells", "controls", "dep_ids", "deps", "discarded", "errors", "ids",
         "labels", "names", "start_ns",
     )
 
@@ -79,7 +79,6 @@ class TaskRows:
         self.controls: dict[int, ControlFacts] = {}
         self.discarded: set[int] = set()
         """Rows of tasks whose creation did not complete (a sink raised): not tasks."""
-        self._views: dict[int, TaskRecord] | None = None
 
     def add(self, task_id: int, name: str, created_ns: int, ready: bool,
             caller_id: int | None, dep_ids: list[int] | None = None,
@@ -125,16 +124,11 @@ class TaskRows:
         return (row for row in range(len(self.ids)) if row not in discarded)
 
     def view(self, row: int) -> TaskRecord:
-        """The record of row ``row``: one object per row, made when first read."""
-        views = self._views
-        if views is None:
-            self._views = views = {}
-        record = views.get(row)
-        if record is None:
-            from .records import TaskRecord  # (records.py reads rows: no import cycle)
+        """The record of row ``row``: a view made now (records of one row are equal;
+        none is kept, so reading every record of a large run keeps nothing)."""
+        from .records import TaskRecord  # (records.py reads rows: no import cycle)
 
-            views[row] = record = TaskRecord(self, row)
-        return record
+        return TaskRecord(self, row)
 
     def dependencies(self, row: int) -> tuple[Dependency, ...]:
         deps = self.deps.get(row)

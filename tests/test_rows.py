@@ -105,7 +105,7 @@ def created_future_repr(run: Run) -> str:
     return label.split(", ", 1)[1][:-1]
 
 
-async def test_a_record_is_one_object_per_task_and_reads_the_latest() -> None:
+async def test_records_of_a_task_are_equal_and_read_the_latest() -> None:
     gate = asyncio.Event()
 
     @task
@@ -117,8 +117,9 @@ async def test_a_record_is_one_object_per_task_and_reads_the_latest() -> None:
         await asyncio.sleep(0)
         record = run.task(handle.id)
         assert record.status is TaskStatus.RUNNING and record.finished is None
-        assert run.tasks[0] is record and record == run.task(handle.id)
+        assert run.tasks[0] == record == run.task(handle.id)
         assert {record, run.task(handle.id)} == {record}
+        assert record != run.task(waits().id)
         gate.set()
     assert record.status is TaskStatus.OK
     assert record.finished is not None and record.duration is not None
