@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .errors import is_task_failure
 from .events import Attempt, AttemptFailed, TaskStarted, TaskStatus
 from .executor import in_executor
-from .rows import CALLER, NONE, STARTED, STATUS, STATUS_CODE
+from .rows import CALLER, NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -396,9 +396,9 @@ def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:
         if limit_wait is not None:
             _facts(handle).limit_wait_ns = limit_wait  # type: ignore[union-attr]
         if sinks:
-            record = rows.view(row)
-            emit(sinks, TaskStarted(handle.id, ts, record.ready_ns, record.released_by,
-                                    limit_wait))
+            ready, released = rows.cells[8 * row + READY], rows.cells[8 * row + RELEASED]
+            emit(sinks, TaskStarted(handle.id, ts, None if ready == NONE else ready,
+                                    None if released == NONE else released, limit_wait))
     else:
         emit(sinks, TaskStarted(handle.id, ts, limit_wait_ns=limit_wait))
 

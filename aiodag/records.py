@@ -9,7 +9,8 @@ arguments or its result.  It is a read-only view of the task's row in its run
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import is_handled
 from .events import Dependency, TaskStatus
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from .events import Attempt
     from .rows import TaskRows
 
-__all__ = ["LabelParts", "TaskRecord"]
+__all__ = ["LabelParts", "RecordMap", "TaskRecord"]
 
 
 class TaskRecord:
@@ -232,3 +233,40 @@ LabelParts = tuple[tuple["str | int", ...], tuple[tuple[str, "str | int"], ...]]
 
 def _value(stored: int) -> int | None:
     return None if stored == NONE else stored
+
+
+class RecordMap(Mapping[int, TaskRecord]):
+    """A run's records by task id, made as they are read (for :mod:`aiodag.analysis`)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: TaskRows) -> None:
+        self._rows = rows
+
+    def __getitem__(self, task_id: int) -> TaskRecord:
+        rows = self._rows
+        return TaskRecord(rows, rows.row_of(task_id))
+
+    def get(self, task_id: Any, default: Any = None) -> Any:
+        try:
+            return self[task_id]
+        except KeyError:
+            return default
+
+    def __contains__(self, task_id: object) -> bool:
+        try:
+            self._rows.row_of(task_id)
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        ids = self._rows.ids
+        return (ids[row] for row in self._rows.rows())
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def values(self) -> Any:
+        rows = self._rows
+        return [TaskRecord(rows, row) for row in rows.rows()]

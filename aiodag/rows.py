@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .events import Dependency, DependencyKind, TaskStatus
 
 if TYPE_CHECKING:
     from .controls import ControlFacts
-    from .records import LabelParts, TaskRecord
+    from .records import LabelParts
 
 __all__ = ["NONE", "STATUSES", "STATUS_CODE", "TaskRows"]
 
@@ -123,13 +123,6 @@ class TaskRows:
             return iter(range(len(self.ids)))
         return (row for row in range(len(self.ids)) if row not in discarded)
 
-    def view(self, row: int) -> TaskRecord:
-        """The record of row ``row``: a view made now (records of one row are equal;
-        none is kept, so reading every record of a large run keeps nothing)."""
-        from .records import TaskRecord  # (records.py reads rows: no import cycle)
-
-        return TaskRecord(self, row)
-
     def dependencies(self, row: int) -> tuple[Dependency, ...]:
         deps = self.deps.get(row)
         if deps is not None:
@@ -157,40 +150,3 @@ class TaskRows:
         if self.discarded:
             count -= sum(1 for row in self.discarded if cells[8 * row + STATUS] == code)
         return count
-
-
-class RecordMap(Mapping[int, "TaskRecord"]):
-    """A run's records by task id, made as they are read (for :mod:`aiodag.analysis`)."""
-
-    __slots__ = ("_rows",)
-
-    def __init__(self, rows: TaskRows) -> None:
-        self._rows = rows
-
-    def __getitem__(self, task_id: int) -> TaskRecord:
-        rows = self._rows
-        return rows.view(rows.row_of(task_id))
-
-    def get(self, task_id: Any, default: Any = None) -> Any:
-        try:
-            return self[task_id]
-        except KeyError:
-            return default
-
-    def __contains__(self, task_id: object) -> bool:
-        try:
-            self._rows.row_of(task_id)
-        except KeyError:
-            return False
-        return True
-
-    def __iter__(self) -> Iterator[int]:
-        ids = self._rows.ids
-        return (ids[row] for row in self._rows.rows())
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def values(self) -> Any:
-        rows = self._rows
-        return [rows.view(row) for row in rows.rows()]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import failure_source, is_task_failure, mark_handled, mark_passed_on
 from .failfast import stop_run  # seam: issue 13
+from .records import TaskRecord
 
 if TYPE_CHECKING:
     from .runs import Run
@@ -84,7 +85,7 @@ def failed(self: Run, row: int, error: BaseException, *, root: bool,
     if root:
         self._failures[id(error)] = error
     if self.fail_fast:  # seam: issue 13 -- the first failure stops the run
-        stop_run(self, self._rows.view(row))
+        stop_run(self, TaskRecord(self._rows, row))
     # The record keeps the error's traceback (its lines) but not the argument values
     # in the body's frames (#10).  Only the body's own frames, which have ended: a
     # traceback can also hold frames of code that is still running (an error raised

@@ -41,9 +41,9 @@ from .events import (
 )
 from .failfast import absorb_stop, check_fail_fast  # seam: issue 13
 from .keepalive import alive_handles
-from .records import TaskRecord
+from .records import RecordMap, TaskRecord
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
-from .rows import RecordMap, TaskRows
+from .rows import TaskRows
 from .runfailures import block_ended, raise_failures
 from .sinks import SinkSlot, emit, global_slots, make_slots
 from .typing import Sink
@@ -146,13 +146,13 @@ class Run:
     def tasks(self) -> list[TaskRecord]:
         """One record per task, in the order they were called (a new list each time)."""
         rows = self._rows
-        return [rows.view(row) for row in rows.rows()]
+        return [TaskRecord(rows, row) for row in rows.rows()]
 
     def task(self, task_id: int) -> TaskRecord:
         """The record of the task with id ``task_id``."""
         rows = self._rows
         try:
-            return rows.view(rows.row_of(task_id))
+            return TaskRecord(rows, rows.row_of(task_id))
         except KeyError:
             raise KeyError(f"run {self.name!r} has no task with id {task_id!r}") from None
 
