@@ -96,7 +96,9 @@ class TaskFunction(Generic[T, Params]):
                 "pass contextvars.copy_context() or leave it out"
             )
         self.context = context
-        self.exogenous = exogenous
+        # Each future once: a task waits for a dependency once (its upstream counts
+        # down on it once), however often it is given.
+        self.exogenous = tuple(dict.fromkeys(exogenous)) if len(exogenous) > 1 else exogenous
         default = getattr(fn, "__name__", None) or type(fn).__name__
         self.name: str = default if name is None else name
         if not isinstance(self.name, str) or not self.name:

@@ -220,6 +220,10 @@ class TaskHandle(UnstartedFace, ReceivedFace[T], asyncio.Task[T], Generic[T]):
             # later loop step, unless the loop's task factory is an eager one.
             self._start(args, kwargs, plan, EAGER and is_eager(loop))
         except BaseException:
+            if self._phase != WAITING and _ended(self):
+                # It ran and ended: a KeyboardInterrupt from its first step (an eager
+                # task factory).  A task after all, settled as any other.
+                raise
             alive.discard(self)
             self._unregister()
             if run is not None and self._row != NONE:  # (added by report_created)
@@ -296,3 +300,12 @@ def _creation_stack() -> Any:
     while stack and stack[-1].filename.startswith(ENGINE_DIR):
         del stack[-1]
     return stack
+
+
+def _ended(handle: TaskHandle[Any]) -> bool:
+    """The handle is an asyncio task that is done (``False`` if ``Task.__init__``
+    never completed on it)."""
+    try:
+        return _done(handle)
+    except RuntimeError:  # "uninitialized Future object"
+        return False

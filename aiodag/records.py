@@ -9,17 +9,30 @@ arguments or its result.  It is a read-only view of the task's row in its run
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import is_handled
 from .events import Dependency, TaskStatus
 from .labels import format_call
-from .rows import CALLER, CREATED, FINISHED, NONE, READY, RELEASED, STARTED, STATUS, STATUSES
+from .rows import (
+    CALLER,
+    CREATED,
+    DEP_END,
+    FINISHED,
+    NONE,
+    READY,
+    RELEASED,
+    STARTED,
+    STATUS,
+    STATUSES,
+    TaskRows,
+)
 
 if TYPE_CHECKING:
+    from .controls import ControlFacts
     from .events import Attempt
-    from .rows import TaskRows
 
 __all__ = ["LabelParts", "RecordMap", "TaskRecord"]
 
@@ -127,6 +140,14 @@ class TaskRecord:
     def _part_text(self, part: str | int) -> str:
         return part if isinstance(part, str) else self._ref(part)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (or copied) alone: the task's own facts, not its whole run.
+        rows, row = self._rows, self._row
+        return (_detached, (
+            self.id, self.name, self.label, self.deps, rows.cells[8 * row:8 * row + 8].tolist(),
+            rows.start_ns, self.error, rows.controls.get(row),
+        ))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TaskRecord):
             return NotImplemented
@@ -229,6 +250,23 @@ class TaskRecord:
 
 LabelParts = tuple[tuple["str | int", ...], tuple[tuple[str, "str | int"], ...]]
 """A label not yet built: argument reprs, with upstreams of the run as their task ids."""
+
+
+def _detached(task_id: int, name: str, label: str, deps: tuple[Dependency, ...],
+              cells: list[int], start_ns: int, error: BaseException | None,
+              controls: ControlFacts | None) -> TaskRecord:
+    """A record on a run of its own (one row): what unpickles from a record."""
+    rows = TaskRows()
+    rows.start_ns = start_ns
+    rows.add(task_id, name, cells[CREATED], True, None, None, deps)
+    cells[DEP_END] = rows.cells[DEP_END]  # (its dependencies' end in the new row)
+    rows.cells[0:8] = array("q", cells)
+    rows.labels[0] = label
+    if error is not None:
+        rows.errors[0] = error
+    if controls is not None:
+        rows.controls[0] = controls
+    return TaskRecord(rows, 0)
 
 
 def _value(stored: int) -> int | None:

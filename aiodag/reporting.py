@@ -77,9 +77,11 @@ def report_created(
         rows = run._rows
         handle._row = row = rows.add(handle.id, name, ts, ready, caller_id, None,
                                      dependencies)
-        if args or kwargs:
+        if args or kwargs or dependencies:
             # Only the run's record needs a label, and only when someone reads it: keep
-            # the argument reprs (upstreams as their ids) and build it then.
+            # the argument reprs (upstreams as their ids) and build it then.  (Kept too
+            # for a call without arguments that has dependencies: exogenous ones, which
+            # the label does not show.)
             rows.labels[row] = _label_parts(run, args, kwargs)
         run._unfinished += 1
         return

@@ -20,6 +20,7 @@ in dictionaries keyed by row, for the few rows that have them.
 
 from __future__ import annotations
 
+import operator
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ class TaskRows:
     """
 
     __slots__ = (
-        "cells", "controls", "dep_ids", "deps", "discarded", "errors", "ids",
+        "by_id", "cells", "controls", "dep_ids", "deps", "discarded", "errors", "ids",
         "labels", "names", "start_ns",
     )
 
@@ -77,6 +78,8 @@ class TaskRows:
         """Rows whose label cannot be made from their name and dependencies."""
         self.errors: dict[int, BaseException] = {}
         self.controls: dict[int, ControlFacts] = {}
+        self.by_id: dict[int, int] | None = None
+        """Each id's row, once ids are out of order (else rows are found by bisection)."""
         self.discarded: set[int] = set()
         """Rows of tasks whose creation did not complete (a sink raised): not tasks."""
 
@@ -87,6 +90,10 @@ class TaskRows:
         on handles (the common case); or ``deps``: every dependency, of any kind."""
         ids = self.ids
         row = len(ids)
+        if row and task_id < ids[-1] and self.by_id is None:
+            # Called while another call was being recorded (from an argument's repr, a
+            # sink): ids are no longer in order, so lookups use an index from now on.
+            self.by_id = {}
         ids.append(task_id)
         self.names.append(name)
         if dep_ids:
@@ -106,11 +113,22 @@ class TaskRows:
 
     def row_of(self, task_id: object) -> int:
         """The row of the task with id ``task_id`` (``KeyError`` if it has none)."""
+        try:
+            key = operator.index(task_id)  # type: ignore[arg-type]  # (any integer: numpy's too)
+        except TypeError:
+            raise KeyError(task_id) from None
         ids = self.ids
-        if type(task_id) is int:
-            row = bisect_left(ids, task_id)
-            if row < len(ids) and ids[row] == task_id and row not in self.discarded:
-                return row
+        by_id = self.by_id
+        if by_id is None:
+            row = bisect_left(ids, key)
+            found = row < len(ids) and ids[row] == key
+        else:
+            if len(by_id) != len(ids):
+                by_id.update({ids[row]: row for row in range(len(by_id), len(ids))})
+            row = by_id.get(key, -1)
+            found = row >= 0
+        if found and row not in self.discarded:
+            return row
         raise KeyError(task_id)
 
     def __len__(self) -> int:

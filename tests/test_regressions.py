@@ -235,3 +235,21 @@ async def test_a_task_cancelled_before_it_began_is_pending_until_it_ends() -> No
         assert run.tasks[0].status == TaskStatus.PENDING
     assert h.status == TaskStatus.CANCELLED == run.tasks[0].status
     aiodag.sinks.global_slots()  # the registry is untouched
+
+
+async def test_the_same_exogenous_dependency_given_twice_is_waited_for_once() -> None:
+    """task(fn, h, h)() and task(task(fn, h), h)() waited for ever: the task counted
+    two upstreams and was told of one end."""
+
+    @task
+    async def ready() -> None:
+        return None
+
+    @task
+    async def cleanup() -> str:
+        return "done"
+
+    h = ready()
+    async with asyncio.timeout(5):
+        assert await task(cleanup, h, h)() == "done"
+        assert await task(task(cleanup, h), h)() == "done"

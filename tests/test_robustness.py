@@ -869,3 +869,28 @@ def test_a_long_failing_chain_settles_in_linear_time(caplog: pytest.LogCaptureFi
     finally:
         gc.enable()
     assert large / small < 24, f"{small:.4f}s for 1,000, {large:.4f}s for 8,000"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager task factories are 3.12+")
+def test_keyboardinterrupt_in_an_eager_first_step_ends_the_run() -> None:
+    """The call raises KeyboardInterrupt (the body's first step ran inside it), the
+    task is recorded as failed once, and the run ends (it waited for ever before: the
+    task was both refused and settled, so the run counted it out twice)."""
+
+    @task
+    async def stop() -> None:
+        raise KeyboardInterrupt
+
+    async def main() -> Run:
+        asyncio.get_running_loop().set_task_factory(
+            asyncio.eager_task_factory)  # type: ignore[attr-defined]
+        async with asyncio.timeout(5):
+            async with Run("r", raise_errors=False) as run:
+                with pytest.raises(KeyboardInterrupt):
+                    stop()
+                await asyncio.sleep(0.01)
+        return run
+
+    run = asyncio.run(main())
+    assert [(r.label, r.status) for r in run.tasks] == [("stop()", TaskStatus.FAILED)]
+    assert run.counts()[TaskStatus.FAILED] == 1 and not run.running

@@ -159,3 +159,68 @@ async def test_a_refused_call_leaves_no_row() -> None:
     with pytest.raises(KeyError, match="no task with id"):
         run.task(refused[0])
     assert "tasks=2" in repr(run)
+
+
+async def test_a_call_without_arguments_is_labelled_without_its_exogenous_upstreams() -> None:
+    async with Run("exo") as run:
+        up = value(1)
+        task(combine, up)()
+    assert run.tasks[-1].label == "combine()"
+    assert run.tasks[-1].deps == ((up.id, DependencyKind.EXOGENOUS),)
+
+
+async def test_tasks_called_while_a_call_is_recorded_are_found_by_id() -> None:
+    """A repr called while a call is recorded (for a sink's event) may call tasks of
+    its own: their ids come before the outer call's in the run's rows."""
+
+    class Noisy:
+        def __repr__(self) -> str:
+            value("inner")
+            return "Noisy()"
+
+    async with Run("order", sinks=[lambda event: None]) as run:
+        outer = combine(Noisy())
+        after = combine(outer)
+    ids = [record.id for record in run.tasks]
+    assert sorted(ids) != ids  # (the case under test: rows out of id order)
+    for task_id in ids:
+        assert run.task(task_id).id == task_id
+    assert run.task(after.id).label == f"combine(combine#{outer.id})"
+    assert [r.id for r in run.critical_path()][-1] == after.id
+
+
+async def test_a_task_is_found_by_any_integer_id() -> None:
+    class Id:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def __index__(self) -> int:  # as numpy's integers
+            return self.value
+
+    async with Run("ids") as run:
+        h = value(1)
+    assert run.task(Id(h.id)).id == h.id  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        run.task("1")  # type: ignore[arg-type]
+
+
+async def test_a_record_pickles_and_copies_alone() -> None:
+    """A pickled or copied record carries its task's facts, not its whole run."""
+    import copy
+    import pickle
+
+    async with Run("pickled", raise_errors=False) as run:
+        ups = [value(i) for i in range(200)]
+        last = combine(*ups[:2])
+        failing = boom()
+    record = run.task(last.id)
+    data = pickle.dumps(record)
+    assert len(data) < 2_000
+    for again in (pickle.loads(data), copy.copy(record), copy.deepcopy(record)):
+        assert (again.id, again.name, again.label, again.status, again.deps) == (
+            record.id, record.name, record.label, record.status, record.deps)
+        assert (again.created, again.started, again.finished, again.ready) == (
+            record.created, record.started, record.finished, record.ready)
+        assert again.released_by == record.released_by
+    failed = pickle.loads(pickle.dumps(run.task(failing.id)))
+    assert failed.status is TaskStatus.FAILED and isinstance(failed.error, ValueError)
