@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import is_task_failure
+from .errors import forget_frames, is_task_failure
 from .events import Attempt, AttemptFailed, TaskStarted, TaskStatus
 from .executor import in_executor
 from .rows import CALLER, NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
@@ -484,10 +484,5 @@ def _forget_locals(error: BaseException, spec: TaskFunction[Any]) -> None:
     chained: BaseException | None = error
     while chained is not None and id(chained) not in seen:
         seen.add(id(chained))
-        tb = chained.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code is code:
-                with contextlib.suppress(RuntimeError):  # still executing: leave it
-                    tb.tb_frame.clear()
-            tb = tb.tb_next
+        forget_frames(chained, code)
         chained = chained.__cause__ or chained.__context__

@@ -148,3 +148,19 @@ def exception_message(error: BaseException) -> str:
         return str(error)
     except Exception:
         return "<exception str() failed>"  # as the traceback module shows it
+
+
+def forget_frames(error: BaseException, code: object) -> None:
+    """Clear the frames of ``code`` (a task body's, ended) in ``error``'s traceback, so
+    that a kept error keeps its lines but not the argument values in those frames (#10).
+
+    Only that code's frames: a traceback can also hold frames of code still running
+    (an error raised elsewhere and passed along), and clearing a suspended frame closes
+    its coroutine (3.11, 3.12); a frame still executing is left as it is.
+    """
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            with contextlib.suppress(RuntimeError):  # still executing: leave it
+                tb.tb_frame.clear()
+        tb = tb.tb_next

@@ -17,7 +17,13 @@ import contextlib
 import types
 from typing import TYPE_CHECKING
 
-from .errors import failure_source, is_task_failure, mark_handled, mark_passed_on
+from .errors import (
+    failure_source,
+    forget_frames,
+    is_task_failure,
+    mark_handled,
+    mark_passed_on,
+)
 from .failfast import stop_run  # seam: issue 13
 from .records import TaskRecord
 
@@ -86,18 +92,8 @@ def failed(self: Run, row: int, error: BaseException, *, root: bool,
         self._failures[id(error)] = error
     if self.fail_fast:  # seam: issue 13 -- the first failure stops the run
         stop_run(self, TaskRecord(self._rows, row))
-    # The record keeps the error's traceback (its lines) but not the argument values
-    # in the body's frames (#10).  Only the body's own frames, which have ended: a
-    # traceback can also hold frames of code that is still running (an error raised
-    # elsewhere and passed along), and clearing a suspended frame closes its
-    # coroutine (3.11, 3.12).
     if body is not None:
-        tb = error.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code is body:
-                with contextlib.suppress(RuntimeError):  # still executing: leave it
-                    tb.tb_frame.clear()
-            tb = tb.tb_next
+        forget_frames(error, body)  # the record keeps the lines, not the argument values
 
 
 def _task_failures(error: BaseException) -> list[BaseException] | None:

@@ -101,15 +101,21 @@ async def node(a: int, b: int) -> int:
     return 1
 
 
-async def build_aiodag(n: int) -> None:
-    handles: list[aiodag.TaskHandle[int]] = []
+async def build_with(n: int, first: Callable[[], Any], then: Callable[[Any, Any], Any]) -> None:
+    """The layered DAG of aiodag tasks: ``first()`` in the first layer, ``then(a, b)``
+    after (also for bench_trace.py's variants)."""
+    handles: list[aiodag.TaskHandle[Any]] = []
     for i in range(n):
         if i < WIDTH:
-            handles.append(leaf())
+            handles.append(first())
         else:
             a, b = upstreams_of(i, WIDTH)
-            handles.append(node(handles[a], handles[b]))
+            handles.append(then(handles[a], handles[b]))
     await asyncio.gather(*handles[-WIDTH:])
+
+
+async def build_aiodag(n: int) -> None:
+    await build_with(n, leaf, node)
 
 
 async def build_aiodag_in_run(n: int) -> None:

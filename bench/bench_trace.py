@@ -42,7 +42,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from bench_engine import WIDTH, build_aiodag, upstreams_of
+from bench_engine import WIDTH, build_aiodag, build_with, upstreams_of
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -50,7 +50,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 
-from aiodag import Run, TaskHandle, task
+from aiodag import Run, task
 from aiodag.events import Event
 from aiodag.trace import OpenTelemetrySink
 from aiodag.typing import Sink
@@ -160,14 +160,7 @@ def dag_with_bare_spans(provider: TracerProvider, n: int) -> Callable[[], None]:
 
     async def main() -> None:
         async with Run("bench"):
-            handles: list[TaskHandle[SpanContext]] = []
-            for i in range(n):
-                if i < WIDTH:
-                    handles.append(leaf_span())
-                else:
-                    a, b = upstreams_of(i, WIDTH)
-                    handles.append(node_span(handles[a], handles[b]))
-            await asyncio.gather(*handles[-WIDTH:])
+            await build_with(n, leaf_span, node_span)
 
     return lambda: asyncio.run(main())
 
@@ -200,14 +193,7 @@ def dag_with_sink_shaped_spans(provider: TracerProvider, n: int) -> Callable[[],
 
     async def main() -> None:
         async with Run("bench"):
-            handles: list[TaskHandle[trace.Link]] = []
-            for i in range(n):
-                if i < WIDTH:
-                    handles.append(leaf_span())
-                else:
-                    a, b = upstreams_of(i, WIDTH)
-                    handles.append(node_span(handles[a], handles[b]))
-            await asyncio.gather(*handles[-WIDTH:])
+            await build_with(n, leaf_span, node_span)
 
     return lambda: asyncio.run(main())
 
