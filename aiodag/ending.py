@@ -179,7 +179,8 @@ def _settle(handle: TaskHandle[Any]) -> None:
         pass  # the task has ended: there is nothing left to cancel
     finally:
         _settling = None
-        _start_all(ready)
+        if ready:
+            _start_all(ready)
 
 
 def _start_all(ready: list[TaskHandle[Any]]) -> None:

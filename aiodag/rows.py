@@ -99,10 +99,12 @@ class TaskRows:
         if dep_ids:
             self.dep_ids.extend(dep_ids)
         elif deps:
-            if all(dep[1] is _DATA for dep in deps):
-                self.dep_ids.extend([dep[0] for dep in deps])
+            for dep in deps:  # (a plain loop: no generator per call)
+                if dep[1] is not _DATA:
+                    self.deps[row] = deps
+                    break
             else:
-                self.deps[row] = deps
+                self.dep_ids.extend([dep[0] for dep in deps])
         self.cells.extend((
             0,  # PENDING
             created_ns, created_ns if ready else NONE, NONE, NONE,
