@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .remote import run_remote
+from .rows import NONE, STARTED
 
 if TYPE_CHECKING:
     from .decorator import TaskFunction
@@ -40,7 +41,8 @@ async def in_executor(handle: Any, spec: TaskFunction[Any], args: Any,
     else:
         # Another process or machine (a process pool, a Dask client): the call pickles,
         # with a carrier for the context (aiodag.remote).
-        result = await run_remote(executor, spec.fn, tuple(args), kwargs, handle._aiodag_ref)
+        result = await run_remote(executor, spec.fn, tuple(args), kwargs, handle._aiodag_ref,
+                                  lambda: _never_began(handle))
     if inspect.isawaitable(result):
         # A plain function that hands back a coroutine (an async function behind a
         # plain decorator, a lambda): what it means is the coroutine's result.
@@ -94,3 +96,10 @@ class ExecutorCall:
             result, self.result = self.result, None
         if result is not None:
             result.close()
+
+
+def _never_began(handle: Any) -> None:
+    """The call was cancelled while still queued: its record shows no start."""
+    row = handle._row
+    if row != NONE:
+        handle._run._rows.cells[8 * row + STARTED] = NONE

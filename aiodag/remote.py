@@ -240,13 +240,15 @@ async def run_remote(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     task: str,
+    not_begun: Callable[[], object] | None = None,
 ) -> Any:
     """Run ``fn(*args, **kwargs)`` on ``executor`` for the task ``task`` (``name#id``).
 
     Returns the result; raises the function's own exception as it was raised there, or
     a :class:`RemoteCallError` naming the task and the cause.  Cancelling the waiting
     task cancels the call where the executor can (a Dask future; a process pool's
-    call that has not begun).
+    call that has not begun: then ``not_begun()`` is called, before the
+    cancellation propagates).
     """
     args = tuple(args)  # (the engine may hand over an iterator of resolved values)
     hook = _hook
@@ -258,10 +260,17 @@ async def run_remote(
         result, facts = await dask.submit(executor, call, args, kwargs, task)
     else:
         loop = asyncio.get_running_loop()
+        # (As loop.run_in_executor does, keeping the submitted call: whether cancelling
+        # it stopped it before it began is known only from it.)
+        submitted = executor.submit(call, args, kwargs)
         try:
-            result, facts = await loop.run_in_executor(
-                executor,  # type: ignore[arg-type]  # any concurrent.futures.Executor
-                call, args, kwargs)
+            result, facts = await asyncio.wrap_future(submitted, loop=loop)
+        except asyncio.CancelledError:
+            # Cancelling the asyncio future cancelled the call first (its callback
+            # comes before this task's wake-up): cancelled means it never began.
+            if not_begun is not None and submitted.cancelled():
+                not_begun()
+            raise
         except Exception as exc:
             error = failure(exc, task, type(executor).__name__)
             if error is exc:

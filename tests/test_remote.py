@@ -193,3 +193,30 @@ def test_remote_call_error_pickles() -> None:
     error = pickle.loads(pickle.dumps(RemoteCallError("f#1", "did not run: KilledWorker")))
     assert (type(error), str(error), error.task) == (
         RemoteCallError, "task f#1 did not run: KilledWorker", "f#1")
+
+
+def sleep_then(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+async def test_a_call_cancelled_while_queued_is_recorded_as_never_started(
+    pool: ProcessPoolExecutor,
+) -> None:
+    """With the pool's one worker busy, a queued call cancelled never began: its
+    record shows no start (a start time there was a number next to the wrong task).
+    (The pool hands a few calls to its workers' queue ahead of time, and those can no
+    longer be cancelled: they may have begun, and keep their start.  So the call
+    cancelled here comes after several.)"""
+    async with Run("queued", raise_errors=False) as run:
+        busy = task(sleep_then, executor=pool)(0.5)
+        ahead = [task(sleep_then, executor=pool)(0.0) for _ in range(3)]
+        queued = task(sleep_then, executor=pool)(0.0)
+        await asyncio.sleep(0.1)
+        queued.cancel()
+    record = run.task(queued.id)
+    assert record.status is TaskStatus.CANCELLED
+    assert record.started is None and record.duration is None
+    assert all(run.task(h.id).started is not None for h in [busy, *ahead])
