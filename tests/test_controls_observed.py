@@ -214,3 +214,31 @@ async def test_a_stacked_fan_out_counts_retried_and_timed_out_members() -> None:
     assert "fetch ×12" in source
     assert "3 retried" in source
     assert "1 timed out" in source
+
+
+def test_the_commands_summary_shows_attempts_and_timeouts(tmp_path: Path) -> None:
+    """The summary's table says why a task's status is what it is: a retried task's
+    attempts, a timeout; the same for a run read back from its trace."""
+    from aiodag.cli.report import summary
+
+    path = tmp_path / "trace.jsonl"
+    provider = configure("tests", file=path, install=False)
+
+    async def main() -> Run:
+        async with Run("observed", sinks=[OpenTelemetrySink(provider)],
+                       raise_errors=False) as run:
+            pipeline()
+        return run
+
+    run = asyncio.run(main())
+    provider.shutdown()
+    for source in (run, load_run(path)):
+        lines = summary(source).splitlines()
+        rows = {line.split()[0]: line for line in lines}
+        assert "ok, 3 attempts" in rows["fetch('a')"]
+        assert "timed out" in rows["hangs()"] and "failed" in rows["hangs()"]
+        # The wider status column keeps the table aligned: each start under "start".
+        header = next(line for line in lines if line.startswith("task "))
+        end = header.index("start") + len("start")
+        for label in ("fetch('a')", "hangs()"):
+            assert rows[label][end - 1].isdigit() and rows[label][end] == " "

@@ -12,7 +12,14 @@ import traceback
 from collections.abc import Hashable, Iterable, Sequence
 
 from ..events import TaskStatus
-from ..viz.model import RunLike, TaskLike, compute_slack, error_info, exception_message
+from ..viz.model import (
+    RunLike,
+    TaskLike,
+    attempt_count,
+    compute_slack,
+    error_info,
+    exception_message,
+)
 
 __all__ = ["FULL_TABLE_MAX", "failure_report", "summary"]
 
@@ -105,15 +112,28 @@ def _where_the_time_went(run: RunLike, tasks: Sequence[TaskLike]) -> list[str]:
 
 def _table(tasks: Sequence[TaskLike], slack: dict[Hashable, float]) -> Iterable[str]:
     width = min(max((len(t.label) for t in tasks), default=4), 60)
-    yield f"{'task':<{width}}  {'status':<16} {'start':>8} {'duration':>9} {'slack':>8}"
-    for t in tasks:
+    statuses = [_status(t) for t in tasks]
+    status_width = max([16, *map(len, statuses)])
+    yield (f"{'task':<{width}}  {'status':<{status_width}} {'start':>8} {'duration':>9} "
+           f"{'slack':>8}")
+    for t, status in zip(tasks, statuses, strict=True):
         label = t.label if len(t.label) <= width else t.label[: width - 1] + "…"
-        # A handled failure (a retry caught it) is why a run with failed tasks succeeds.
-        status = f"{t.status} (handled)" if getattr(t, "handled", False) else str(t.status)
         yield (
-            f"{label:<{width}}  {status:<16} {_seconds(t.started):>8} "
+            f"{label:<{width}}  {status:<{status_width}} {_seconds(t.started):>8} "
             f"{_seconds(t.duration):>9} {_seconds(slack.get(t.id)):>8}"
         )
+
+
+def _status(task: TaskLike) -> str:
+    """The status, and what explains it: a handled failure (a retry caught it: why a
+    run with failed tasks succeeds), the attempts of a retried task, a timeout."""
+    status = f"{task.status} (handled)" if getattr(task, "handled", False) else str(task.status)
+    attempts = attempt_count(task)
+    if attempts > 1:
+        status += f", {attempts} attempts"
+    if getattr(task, "timed_out", False):
+        status += ", timed out"
+    return status
 
 
 def failure_report(run: RunLike, failures: Sequence[BaseException] = ()) -> str:
