@@ -43,9 +43,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import forget_frames, is_task_failure
-from .events import Attempt, AttemptFailed, TaskStarted, TaskStatus
+from .events import Attempt, AttemptFailed
 from .executor import in_executor
-from .rows import CALLER, NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
+from .reporting import report_started
+from .rows import CALLER, NONE
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -389,18 +390,9 @@ def _report_started(handle: TaskHandle[Any], asked: int | None) -> None:
         return
     ts = time.monotonic_ns()
     limit_wait = None if asked is None else ts - asked
-    if row != NONE:
-        rows = handle._run._rows  # type: ignore[union-attr]  # (a row is in a run)
-        rows.cells[8 * row + STATUS] = STATUS_CODE[TaskStatus.RUNNING]
-        rows.cells[8 * row + STARTED] = ts
-        if limit_wait is not None:
-            _facts(handle).limit_wait_ns = limit_wait  # type: ignore[union-attr]
-        if sinks:
-            ready, released = rows.cells[8 * row + READY], rows.cells[8 * row + RELEASED]
-            emit(sinks, TaskStarted(handle.id, ts, None if ready == NONE else ready,
-                                    None if released == NONE else released, limit_wait))
-    else:
-        emit(sinks, TaskStarted(handle.id, ts, limit_wait_ns=limit_wait))
+    if limit_wait is not None and row != NONE:
+        _facts(handle).limit_wait_ns = limit_wait  # type: ignore[union-attr]
+    report_started(handle, ts, limit_wait)
 
 
 async def _call(handle: TaskHandle[Any], spec: TaskFunction[Any], args: Any,

@@ -21,13 +21,13 @@ from .rows import (
     CREATED,
     DEP_END,
     FINISHED,
-    NONE,
     READY,
     RELEASED,
     STARTED,
     STATUS,
     STATUSES,
     TaskRows,
+    value_of,
 )
 
 if TYPE_CHECKING:
@@ -80,13 +80,13 @@ class TaskRecord:
     @property
     def caller_id(self) -> int | None:
         """The id of the task whose body called this one (``None``: called from plain code)."""
-        return _value(self._rows.cells[8 * self._row + CALLER])
+        return value_of(self._rows.cells[8 * self._row + CALLER])
 
     @property
     def released_by(self) -> int | None:
         """The upstream whose end made it ready: its *last arrival* (``None``: ready at
         the call, or released by a plain asyncio future)."""
-        return _value(self._rows.cells[8 * self._row + RELEASED])
+        return value_of(self._rows.cells[8 * self._row + RELEASED])
 
     @property
     def created_ns(self) -> int:
@@ -96,15 +96,15 @@ class TaskRecord:
     def ready_ns(self) -> int | None:
         """When its last upstream finished (its call, if none was left to wait for);
         ``None`` while it still waits for one, or if one failed or was cancelled."""
-        return _value(self._rows.cells[8 * self._row + READY])
+        return value_of(self._rows.cells[8 * self._row + READY])
 
     @property
     def started_ns(self) -> int | None:
-        return _value(self._rows.cells[8 * self._row + STARTED])
+        return value_of(self._rows.cells[8 * self._row + STARTED])
 
     @property
     def finished_ns(self) -> int | None:
-        return _value(self._rows.cells[8 * self._row + FINISHED])
+        return value_of(self._rows.cells[8 * self._row + FINISHED])
 
     @property
     def run_start_ns(self) -> int:
@@ -115,7 +115,7 @@ class TaskRecord:
     def label(self) -> str:
         """The call, short and readable: ``fetch('a1')``, ``merge(fetch#3, fetch#4)``."""
         rows, row = self._rows, self._row
-        label = rows.label_of(row)
+        label = rows.labels.get(row)
         if isinstance(label, str):
             return label
         if label is None:
@@ -269,8 +269,6 @@ def _detached(task_id: int, name: str, label: str, deps: tuple[Dependency, ...],
     return TaskRecord(rows, 0)
 
 
-def _value(stored: int) -> int | None:
-    return None if stored == NONE else stored
 
 
 class RecordMap(Mapping[int, TaskRecord]):

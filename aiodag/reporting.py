@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from .bodies import body_of, ref
 from .deps import ALL_FUTURES, ArgPlan
-from .events import Dependency, DependencyKind, TaskCreated, TaskStarted, TaskStatus
+from .events import Dependency, DependencyKind, TaskCreated, TaskStarted
 from .introspection import AsyncioFace
 from .labels import format_call, short_repr
 from .outcome import with_outcome_edges
-from .rows import NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
+from .rows import NONE, READY, RELEASED, RUNNING_CODE, STARTED, STATUS, value_of
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -28,10 +28,9 @@ if TYPE_CHECKING:
     from .records import LabelParts
     from .runs import Run
 
-__all__ = ["observed", "report_created"]
+__all__ = ["observed", "report_created", "report_started"]
 
 DATA, EXOGENOUS = DependencyKind.DATA, DependencyKind.EXOGENOUS
-RUNNING_CODE = STATUS_CODE[TaskStatus.RUNNING]
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
 _now = time.monotonic_ns
 
@@ -113,7 +112,21 @@ async def observed(handle: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[
     place) as the task's coroutine, noting when it starts and ends."""
     handle._body = body = body_of(handle, args, kwargs, plan)  # (also for get_coro())
     del args, kwargs, plan  # the arguments: not kept in this frame while the body runs
-    ts = _now()
+    try:
+        report_started(handle, _now())
+    except BaseException:  # a sink's SystemExit or the like
+        body.close()  # never to run: no "coroutine was never awaited"
+        handle._end_ns = _now()
+        raise
+    try:
+        return await body
+    finally:
+        handle._end_ns = _now()
+
+
+def report_started(handle: TaskHandle[Any], ts: int, limit_wait_ns: int | None = None) -> None:
+    """The body starts now (``ts``): its row says so, and the sinks are told
+    (``limit_wait_ns``: the part of its wait spent for a slot of a limit)."""
     row = handle._row
     if row != NONE:
         cells = handle._run._rows.cells  # type: ignore[union-attr]  # (a row is in a run)
@@ -122,21 +135,12 @@ async def observed(handle: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[
         cells[at + STARTED] = ts
     slots = handle._sinks
     if slots:
-        try:
-            if row != NONE:
-                emit(slots, _new_tuple(TaskStarted, (
-                    handle.id, ts, _value(cells[at + READY]), _value(cells[at + RELEASED]),
-                    None)))
-            else:
-                emit(slots, _new_tuple(TaskStarted, (handle.id, ts, None, None, None)))
-        except BaseException:
-            body.close()  # never to run: no "coroutine was never awaited"
-            handle._end_ns = _now()
-            raise
-    try:
-        return await body
-    finally:
-        handle._end_ns = _now()
+        if row != NONE:
+            emit(slots, _new_tuple(TaskStarted, (  # (no NamedTuple's Python-level __new__)
+                handle.id, ts, value_of(cells[at + READY]), value_of(cells[at + RELEASED]),
+                limit_wait_ns)))
+        else:
+            emit(slots, _new_tuple(TaskStarted, (handle.id, ts, None, None, limit_wait_ns)))
 
 
 def _dependencies(exogenous: Sequence[Any], args: tuple[Any, ...], plan: ArgPlan | None,
@@ -177,5 +181,3 @@ def _label_part(run: Run, value: object) -> str | int:
     return short_repr(value)
 
 
-def _value(stored: int) -> int | None:
-    return None if stored == NONE else stored

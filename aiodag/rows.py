@@ -40,6 +40,12 @@ are never negative)."""
 
 STATUSES: tuple[TaskStatus, ...] = tuple(TaskStatus)
 STATUS_CODE: dict[TaskStatus, int] = {status: code for code, status in enumerate(STATUSES)}
+RUNNING_CODE = STATUS_CODE[TaskStatus.RUNNING]
+
+
+def value_of(stored: int) -> int | None:
+    """A cell's value as a record gives it: ``None`` for NONE."""
+    return None if stored == NONE else stored
 
 # A row's cells, in order: where each is in the row's stride of ``cells``.
 STATUS, CREATED, READY, STARTED, FINISHED, RELEASED, CALLER, DEP_END = range(8)
@@ -152,16 +158,10 @@ class TaskRows:
         return tuple([_new_tuple(Dependency, (upstream, _DATA))
                       for upstream in self.dep_ids[first:cells[8 * row + DEP_END]]])
 
-    def label_of(self, row: int) -> str | LabelParts | None:
-        """The row's kept label (or its parts), or ``None`` if it is to be made from
-        the name and the upstreams (see records.py)."""
-        return self.labels.get(row)
-
     def finished_max(self) -> int | None:
         """The latest end of a task (ns), if any has ended."""
         ends = self.cells[FINISHED::8]
-        latest = max(ends, default=NONE)
-        return None if latest == NONE else latest
+        return value_of(max(ends, default=NONE))
 
     def count(self, status: TaskStatus) -> int:
         code = STATUS_CODE[status]
