@@ -59,10 +59,17 @@ async def _hand_node(ups: tuple[asyncio.Task[Any], ...]) -> int:
 
 
 async def build_by_hand(n: int) -> None:
+    await _build_by_hand(n, _hand_node)
+
+
+async def _build_by_hand(
+    n: int, node: Callable[[tuple[asyncio.Task[int], ...]], Coroutine[Any, Any, int]],
+) -> None:
+    """The layered DAG by hand: each task a ``node(upstream tasks)`` coroutine."""
     tasks: list[asyncio.Task[int]] = []
     for i in range(n):
         ups = () if i < WIDTH else tuple(tasks[k] for k in upstreams_of(i, WIDTH))
-        tasks.append(asyncio.create_task(_hand_node(ups)))
+        tasks.append(asyncio.create_task(node(ups)))
     await asyncio.gather(*tasks[-WIDTH:])
 
 
@@ -78,11 +85,7 @@ async def _hand_node_with_body(ups: tuple[asyncio.Task[int], ...]) -> int:
 
 
 async def build_by_hand_with_body(n: int) -> None:
-    tasks: list[asyncio.Task[int]] = []
-    for i in range(n):
-        ups = () if i < WIDTH else tuple(tasks[k] for k in upstreams_of(i, WIDTH))
-        tasks.append(asyncio.create_task(_hand_node_with_body(ups)))
-    await asyncio.gather(*tasks[-WIDTH:])
+    await _build_by_hand(n, _hand_node_with_body)
 
 
 # (b), (c) aiodag ---------------------------------------------------------------------
