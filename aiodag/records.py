@@ -283,12 +283,6 @@ class RecordMap(Mapping[int, TaskRecord]):
         rows = self._rows
         return TaskRecord(rows, rows.row_of(task_id))
 
-    def get(self, task_id: Any, default: Any = None) -> Any:
-        try:
-            return self[task_id]
-        except KeyError:
-            return default
-
     def __contains__(self, task_id: object) -> bool:
         try:
             self._rows.row_of(task_id)
