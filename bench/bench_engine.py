@@ -10,7 +10,9 @@ loop, with the garbage collector on (as programs run; ``--gc-off`` pauses it):
     aiodag runs a task's function: the like-for-like baseline);
 (b) aiodag, no sinks;
 (c) aiodag inside a recording ``Run`` (with its loop-blocking detection, the default,
-    and without it: the difference is the detection's cost).
+    and without it: the difference is the detection's cost);
+(f) the floor of aiodag's design: the least engine built the same way, with none of
+    aiodag's semantics (``engine_floor.py``): how far (b) is from it is their price.
 
 ``--suspend``: every body awaits ``asyncio.sleep(0)`` once (bodies that suspend).
 Also: peak memory of (a) and (b) (tracemalloc), memory a finished ``Run`` keeps per
@@ -30,6 +32,8 @@ import time
 import tracemalloc
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from engine_floor import FloorEngine, FloorHandle
 
 import aiodag
 from aiodag import Run, task
@@ -131,6 +135,18 @@ async def build_aiodag_in_run_unwatched(n: int) -> None:
         await build_aiodag(n)
 
 
+async def build_floor(n: int) -> None:
+    engine = FloorEngine(n)
+    handles: list[FloorHandle] = []
+    for i in range(n):
+        if i < WIDTH:
+            handles.append(engine.call(_body))
+        else:
+            a, b = upstreams_of(i, WIDTH)
+            handles.append(engine.call(_body, handles[a], handles[b]))
+    await engine.finished
+
+
 GC_ON = True
 """Time with the cyclic garbage collector on, as programs run (``--gc-off`` pauses it,
 to see the engine's own work apart from the collections its allocations cause)."""
@@ -218,6 +234,7 @@ def main() -> None:
         "(b) aiodag, no sinks": build_aiodag,
         "(c) aiodag in a Run": build_aiodag_in_run,
         "(c) without loop watch": build_aiodag_in_run_unwatched,
+        "(f) the design's floor": build_floor,
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     for build in variants.values():  # warm-up round, not counted
