@@ -20,9 +20,9 @@ from asyncio import Future
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from .controls import Controls, describe, make_controls, merge_controls
 from .deps import ALL_FUTURES, plan_args
 from .handle import TaskHandle
+from .options import Controls, describe, make_controls, merge_controls
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
 
 __all__ = ["TaskDecorator", "TaskFunction", "task"]
@@ -109,7 +109,7 @@ class TaskFunction(Generic[T, Params]):
             retry_max_delay=retry_max_delay, retry_jitter=retry_jitter, retry_on=retry_on,
             timeout=timeout, limit=limit,
         )
-        """Retries, timeout and limit (``None``: none of them; see :mod:`aiodag.controls`)."""
+        """Retries, timeout and limit (``None``: none of them; see :mod:`aiodag.options`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[T]:
         """Schedule the task on the running loop and return its handle at once."""
