@@ -18,7 +18,18 @@ import inspect
 import types
 from asyncio import Future
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 from .deps import ALL_FUTURES, plan_args
 from .handle import TaskHandle
@@ -166,74 +177,34 @@ class TaskDecorator(Protocol):
     def __call__(self, fn: Callable[P, T], /) -> TaskFunction[T, P]: ...
 
 
+class TaskOptions(TypedDict, total=False):
+    """The keyword options of :func:`task`, for type checkers (its overloads take
+    ``**options: Unpack[TaskOptions]``); their meaning and defaults are task()'s."""
+
+    name: str | None
+    executor: SubmitsCalls | None
+    context: contextvars.Context | None
+    retries: int
+    retry_delay: float
+    retry_backoff: float
+    retry_max_delay: float | None
+    retry_jitter: float
+    retry_on: tuple[type[BaseException], ...]
+    timeout: float | None
+    limit: int | None
+
+
 @overload
-def task(
-    fn: TaskFunction[T, P],
-    /,
-    *deps: asyncio.Future[Any],
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskFunction[T, P]: ...
+def task(fn: TaskFunction[T, P], /, *deps: asyncio.Future[Any],
+         **options: Unpack[TaskOptions]) -> TaskFunction[T, P]: ...
 @overload
-def task(
-    fn: Callable[P, Awaitable[T]],
-    /,
-    *deps: asyncio.Future[Any],
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskFunction[T, P]: ...
+def task(fn: Callable[P, Awaitable[T]], /, *deps: asyncio.Future[Any],
+         **options: Unpack[TaskOptions]) -> TaskFunction[T, P]: ...
 @overload
-def task(
-    fn: Callable[P, T],
-    /,
-    *deps: asyncio.Future[Any],
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskFunction[T, P]: ...
+def task(fn: Callable[P, T], /, *deps: asyncio.Future[Any],
+         **options: Unpack[TaskOptions]) -> TaskFunction[T, P]: ...
 @overload
-def task(
-    fn: None = ...,
-    /,
-    *,
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskDecorator: ...
+def task(fn: None = ..., /, **options: Unpack[TaskOptions]) -> TaskDecorator: ...
 def task(
     fn: Callable[..., Any] | None = None,
     /,
