@@ -8,9 +8,10 @@
     async with aiodag.Run("crawl", limit=8):      # at most 8 bodies of the run at once
         ...
 
-A task called with none of these options never enters this module: the handle checks
-one flag (:data:`in_use`) before it starts the body.  Once any option is in use in the
-process, the handle hands the start of the body to :func:`drive`, which
+A task called with none of these options never enters this module: the engine checks
+one flag (:data:`aiodag.options.in_use`) before it starts the body.  Once any option is
+in use in the process, the start of a body under options (:func:`applies`) is handed to
+:func:`drive`, which
 
 1. waits for a slot of the task's ``limit``, then of the run's (always in that order, so
    two limits cannot deadlock); the task stays ``pending`` while it waits, and its
@@ -25,28 +26,29 @@ process, the handle hands the start of the body to :func:`drive`, which
 One handle stands for the call whatever the attempts; only the last attempt's outcome
 is the task's status.  Each attempt is kept in :attr:`aiodag.TaskRecord.attempts`, each
 failed one is reported to sinks as :class:`~aiodag.events.AttemptFailed`.
+
+The options are checked, when a task function or a run is made, by
+:mod:`aiodag.options`; a limit's slots are :class:`aiodag.limits.Limit`'s.  This module
+drives a body under them and records what happened (:class:`ControlFacts`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
-import math
-import random
 import time
 import types
-import weakref
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .errors import forget_frames, is_task_failure
 from .events import Attempt, AttemptFailed
 from .executor import in_executor
+from .limits import Limit
+from .options import Controls
 from .reporting import report_started
-from .rows import CALLER, NONE
+from .rows import NONE
 from .sinks import emit
 
 if TYPE_CHECKING:
@@ -56,253 +58,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ControlFacts",
-    "Controls",
-    "Limit",
     "applies",
-    "describe",
     "drive",
-    "in_use",
-    "make_controls",
-    "merge_controls",
-    "run_limit",
+    "driven",
 ]
 
 logger = logging.getLogger("aiodag")
-
-in_use = False
-"""True once a task function with options or a Run with a ``limit`` exists: from then
-on handles ask :func:`drive` to start their bodies (see ``handle.py``, seam issue 13)."""
-
-
-def _enable() -> None:
-    global in_use
-    in_use = True
-
-
-# -- options ------------------------------------------------------------------------
-
-
-def _number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-
-
-def _check(ok: bool, option: str, value: object, fix: str) -> None:
-    if not ok:
-        raise ValueError(f"task(): {option}={value!r} is not valid; {fix}")
-
-
-class Controls(NamedTuple):
-    """The execution options of one task function (immutable, checked)."""
-
-    retries: int
-    retry_delay: float
-    retry_backoff: float
-    retry_max_delay: float | None
-    retry_jitter: float
-    retry_on: tuple[type[BaseException], ...]
-    timeout: float | None
-    limit: Limit | None
-
-    def delay_before(self, retry: int, rand: random.Random | None = None) -> float:
-        """Seconds to sleep before retry number ``retry`` (1 for the first retry)."""
-        delay = self.retry_delay * self.retry_backoff ** (retry - 1)
-        if self.retry_max_delay is not None:
-            delay = min(delay, self.retry_max_delay)
-        if self.retry_jitter and delay:
-            spread = (rand or random).uniform(-self.retry_jitter, self.retry_jitter)
-            delay *= 1.0 + spread
-        return delay
-
-
-def make_controls(
-    *,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    retry_backoff: float = 2.0,
-    retry_max_delay: float | None = None,
-    retry_jitter: float = 0.1,
-    retry_on: tuple[type[BaseException], ...] | type[BaseException] = (Exception,),
-    timeout: float | None = None,
-    limit: int | Limit | None = None,
-) -> Controls | None:
-    """Check the options; ``None`` when they are all at their defaults (no controls)."""
-    _check(not isinstance(retries, bool) and isinstance(retries, int) and retries >= 0,
-           "retries", retries, "give the number of retries after the first attempt, "
-           "an int of 0 or more (e.g. retries=3)")
-    _check(_number(retry_delay) and retry_delay >= 0, "retry_delay", retry_delay,
-           "give the first delay in seconds, a number of 0 or more (e.g. retry_delay=0.5)")
-    _check(_number(retry_backoff) and retry_backoff >= 1, "retry_backoff", retry_backoff,
-           "give the factor each delay grows by, a number of 1 or more "
-           "(1: constant delays, 2: doubling)")
-    _check(retry_max_delay is None or (_number(retry_max_delay) and retry_max_delay >= 0),
-           "retry_max_delay", retry_max_delay,
-           "give the longest delay in seconds (a number of 0 or more) or None for no cap")
-    _check(_number(retry_jitter) and 0 <= retry_jitter <= 1, "retry_jitter", retry_jitter,
-           "give the random spread of each delay as a fraction from 0 to 1 "
-           "(0.1: +-10%; 0: none)")
-    if isinstance(retry_on, type):
-        retry_on = (retry_on,)
-    _check(isinstance(retry_on, tuple) and all(
-        isinstance(kind, type) and issubclass(kind, Exception) for kind in retry_on),
-        "retry_on", retry_on,
-        "give a tuple of Exception subclasses, e.g. retry_on=(ConnectionError, "
-        "TimeoutError); CancelledError, KeyboardInterrupt and SystemExit always end a task")
-    _check(timeout is None or (_number(timeout) and timeout > 0), "timeout", timeout,
-           "give the seconds one attempt may run, a number above 0, or None for no timeout")
-    if not isinstance(limit, Limit):
-        limit = run_limit(limit, "task(): limit")
-    defaults = (retries == 0 and retry_delay == 0.0 and retry_backoff == 2.0
-                and retry_max_delay is None and retry_jitter == 0.1
-                and retry_on == (Exception,) and timeout is None and limit is None)
-    if defaults:
-        return None
-    _enable()
-    return Controls(retries, float(retry_delay), float(retry_backoff),
-                    None if retry_max_delay is None else float(retry_max_delay),
-                    float(retry_jitter), retry_on,
-                    None if timeout is None else float(timeout), limit)
-
-
-_DEFAULTS: dict[str, Any] = {
-    "retries": 0, "retry_delay": 0.0, "retry_backoff": 2.0, "retry_max_delay": None,
-    "retry_jitter": 0.1, "retry_on": (Exception,), "timeout": None, "limit": None,
-}
-
-
-def merge_controls(controls: Controls | None, options: dict[str, Any]) -> Controls | None:
-    """``controls`` with the ``options`` given other than their defaults in place (a
-    task wrapped again: ``task(fetch, ready)`` keeps fetch's options and its limit's
-    slots)."""
-    if controls is None:
-        return make_controls(**options)
-    merged = controls._asdict()
-    for key, value in options.items():
-        if value is not None and value != _DEFAULTS[key]:
-            merged[key] = value
-    return make_controls(**merged)
-
-
-def describe(controls: Controls | None) -> str:
-    """The options in a repr: `` retries=3 timeout=10.0 limit=4``."""
-    if controls is None:
-        return ""
-    parts = [f"retries={controls.retries}"] if controls.retries else []
-    if controls.timeout is not None:
-        parts.append(f"timeout={controls.timeout:g}")
-    if controls.limit is not None:
-        parts.append(f"limit={controls.limit.size}")
-    return "".join(" " + part for part in parts)
-
-
-# -- limits -------------------------------------------------------------------------
-
-
-class _Slots:
-    """The slots of one limit on one event loop: a count and a FIFO of waiters."""
-
-    __slots__ = ("free", "holders", "waiters")
-
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self.waiters: deque[asyncio.Future[None]] = deque()
-        self.holders: set[int] = set()  # ids of the tasks holding a slot
-
-
-class Limit:
-    """At most ``size`` bodies running at once, per event loop (a FIFO semaphore).
-
-    Per loop, because one task function may be called under several loops in turn
-    (each ``asyncio.run``), and an asyncio future belongs to one loop.
-    """
-
-    __slots__ = ("_by_loop", "_warned", "size")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._warned = False
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
-            weakref.WeakKeyDictionary())
-
-    def __repr__(self) -> str:
-        return f"<aiodag Limit {self.size}>"
-
-    def _slots(self, loop: asyncio.AbstractEventLoop) -> _Slots:
-        slots = self._by_loop.get(loop)
-        if slots is None:
-            self._by_loop[loop] = slots = _Slots(self.size)
-        return slots
-
-    def running(self, loop: asyncio.AbstractEventLoop) -> int:
-        """How many slots are taken on ``loop``."""
-        slots = self._by_loop.get(loop)
-        return 0 if slots is None else self.size - slots.free
-
-    async def acquire(self, handle: TaskHandle[Any]) -> None:
-        """Take a slot for ``handle``, waiting (``pending``) while none is free."""
-        slots = self._slots(handle.get_loop())
-        if slots.free and not slots.waiters:
-            slots.free -= 1
-            slots.holders.add(handle.id)
-            return
-        row = handle._row
-        caller = NONE if row == NONE else handle._run._rows.cells[8 * row + CALLER]  # type: ignore[union-attr]
-        if caller in slots.holders and not self._warned:
-            self._warn_nested(handle, caller)
-        waiter: asyncio.Future[None] = handle.get_loop().create_future()
-        slots.waiters.append(waiter)
-        # The handle's status reads "pending" while it has a waiter (see handle.py).
-        handle._waiter = waiter
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release(slots)  # granted as it was cancelled: pass the slot on
-            else:
-                with contextlib.suppress(ValueError):
-                    slots.waiters.remove(waiter)
-            raise
-        finally:
-            handle._waiter = None
-        slots.holders.add(handle.id)
-
-    def release(self, handle: TaskHandle[Any]) -> None:
-        """Give ``handle``'s slot back: to the longest waiter, if any."""
-        slots = self._slots(handle.get_loop())
-        slots.holders.discard(handle.id)
-        self._release(slots)
-
-    def _warn_nested(self, handle: TaskHandle[Any], caller_id: int) -> None:
-        # The one way a limit can stop a run for ever: bodies holding every slot, each
-        # waiting for a task it called that waits for a slot.  It cannot be told apart
-        # from a caller that merely goes on running, so it is said once, not refused.
-        self._warned = True
-        logger.warning(
-            "task %s waits for a slot of limit=%d while its caller (task #%d) holds one: "
-            "if the caller waits for it, and every slot is held so, the run waits for "
-            "ever. Limit the called function instead, give it a Run of its own, or "
-            "raise the limit", handle._aiodag_ref, self.size, caller_id)
-
-    @staticmethod
-    def _release(slots: _Slots) -> None:
-        while slots.waiters:
-            waiter = slots.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # handed over: the count stays taken
-                return
-        slots.free += 1
-
-
-def run_limit(limit: object, what: str = "Run(): limit") -> Limit | None:
-    """A checked ``limit=`` (``None``: no limit)."""
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(
-            f"{what}={limit!r} is not valid; give the most bodies that may run at once, "
-            "an int of 1 or more (e.g. limit=4), or None for no limit"
-        )
-    _enable()
-    return Limit(limit)
 
 
 class ControlFacts:

@@ -18,11 +18,22 @@ import inspect
 import types
 from asyncio import Future
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
-from .controls import Controls, describe, make_controls, merge_controls
 from .deps import ALL_FUTURES, plan_args
 from .handle import TaskHandle
+from .options import Controls, describe, make_controls, merge_controls
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
 
 __all__ = ["TaskDecorator", "TaskFunction", "task"]
@@ -109,7 +120,7 @@ class TaskFunction(Generic[T, Params]):
             retry_max_delay=retry_max_delay, retry_jitter=retry_jitter, retry_on=retry_on,
             timeout=timeout, limit=limit,
         )
-        """Retries, timeout and limit (``None``: none of them; see :mod:`aiodag.controls`)."""
+        """Retries, timeout and limit (``None``: none of them; see :mod:`aiodag.options`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[T]:
         """Schedule the task on the running loop and return its handle at once."""
@@ -166,74 +177,34 @@ class TaskDecorator(Protocol):
     def __call__(self, fn: Callable[P, T], /) -> TaskFunction[T, P]: ...
 
 
+class TaskOptions(TypedDict, total=False):
+    """The keyword options of :func:`task`, for type checkers (its overloads take
+    ``**options: Unpack[TaskOptions]``); their meaning and defaults are task()'s."""
+
+    name: str | None
+    executor: SubmitsCalls | None
+    context: contextvars.Context | None
+    retries: int
+    retry_delay: float
+    retry_backoff: float
+    retry_max_delay: float | None
+    retry_jitter: float
+    retry_on: tuple[type[BaseException], ...]
+    timeout: float | None
+    limit: int | None
+
+
 @overload
-def task(
-    fn: TaskFunction[T, P],
-    /,
-    *deps: asyncio.Future[Any],
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskFunction[T, P]: ...
+def task(fn: TaskFunction[T, P], /, *deps: asyncio.Future[Any],
+         **options: Unpack[TaskOptions]) -> TaskFunction[T, P]: ...
 @overload
-def task(
-    fn: Callable[P, Awaitable[T]],
-    /,
-    *deps: asyncio.Future[Any],
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskFunction[T, P]: ...
+def task(fn: Callable[P, Awaitable[T]], /, *deps: asyncio.Future[Any],
+         **options: Unpack[TaskOptions]) -> TaskFunction[T, P]: ...
 @overload
-def task(
-    fn: Callable[P, T],
-    /,
-    *deps: asyncio.Future[Any],
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskFunction[T, P]: ...
+def task(fn: Callable[P, T], /, *deps: asyncio.Future[Any],
+         **options: Unpack[TaskOptions]) -> TaskFunction[T, P]: ...
 @overload
-def task(
-    fn: None = ...,
-    /,
-    *,
-    name: str | None = ...,
-    executor: SubmitsCalls | None = ...,
-    context: contextvars.Context | None = ...,
-    retries: int = ...,
-    retry_delay: float = ...,
-    retry_backoff: float = ...,
-    retry_max_delay: float | None = ...,
-    retry_jitter: float = ...,
-    retry_on: tuple[type[BaseException], ...] = ...,
-    timeout: float | None = ...,
-    limit: int | None = ...,
-) -> TaskDecorator: ...
+def task(fn: None = ..., /, **options: Unpack[TaskOptions]) -> TaskDecorator: ...
 def task(
     fn: Callable[..., Any] | None = None,
     /,

@@ -27,7 +27,6 @@ from typing import Any, cast
 from . import runfailures
 from .analysis import WaitBreakdown, critical_path, wait_breakdown
 from .blocking import LoopWatch, unwatch_loop, watch_loop
-from .controls import run_limit  # seam: issue 13
 from .errors import (
     is_handled,
     log_failure,
@@ -41,6 +40,7 @@ from .events import (
 )
 from .failfast import absorb_stop, check_fail_fast  # seam: issue 13
 from .keepalive import alive_handles
+from .options import run_limit  # seam: issue 13
 from .records import RecordMap, TaskRecord
 from .remote import SubmitsCalls, check_executor  # seam: issue 14
 from .rows import TaskRows
@@ -67,7 +67,7 @@ class Run:
     ``sinks`` see this run's tasks; ``raise_errors=False`` ends the block quietly even
     if tasks failed (``failures`` lists them); ``block_threshold`` (seconds, or ``None``)
     reports steps that hold the event loop.  Execution controls (see
-    :mod:`aiodag.controls`): ``limit=N`` runs at most N bodies of the run's tasks at
+    :mod:`aiodag.limits`): ``limit=N`` runs at most N bodies of the run's tasks at
     once (the others wait, ``pending``, for a slot); ``fail_fast=True`` makes the first
     failure cancel the rest of the run, as :class:`asyncio.TaskGroup` does.
 
@@ -101,7 +101,7 @@ class Run:
                 f"got {block_threshold!r}; e.g. 0.1 reports steps that hold the loop 100 ms"
             )
         self.block_threshold = block_threshold
-        # seam: issue 13 -- execution controls of the whole run (controls.py, failfast.py)
+        # seam: issue 13 -- execution controls of the whole run (options.py, failfast.py)
         self._limit = run_limit(limit)
         """At most this many bodies of the run's tasks at once (``None``: no limit)."""
         self.fail_fast = check_fail_fast(fail_fast)

@@ -20,6 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from . import controls as _controls
+from . import options as _options
 from .bodies import body_of, resolved
 from .ending import settle, settle_now
 from .reporting import observed
@@ -58,7 +59,7 @@ def start(self: TaskHandle[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
         coro = self._stop_for_upstream()
     else:
         self._deps = None  # every upstream has ended: none holds this handle any more
-        if _controls.in_use and _controls.applies(self):
+        if _options.in_use and _controls.applies(self):
             # Options in use (retries, timeout, limits): aiodag.controls takes the
             # slots, starts the body and runs its attempts.
             coro = _controls.driven(self, resolved, args, kwargs, plan)

@@ -1,6 +1,6 @@
-"""Execution controls (aiodag.controls, aiodag.failfast): retries, timeouts, limits and
-fail_fast, through the public API.  Timing-sensitive tests assert outcomes and orders,
-never speed: delays are a few milliseconds."""
+"""Execution controls (aiodag.options, aiodag.limits, aiodag.controls, aiodag.failfast):
+retries, timeouts, limits and fail_fast, through the public API.  Timing-sensitive tests
+assert outcomes and orders, never speed: delays are a few milliseconds."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 import aiodag
 from aiodag import Run, TaskStatus, UpstreamError, task
-from aiodag.controls import make_controls
 from aiodag.events import AttemptFailed, TaskFinished, TaskStarted
+from aiodag.options import make_controls
 from aiodag.testing import RecordingSink
 
 
