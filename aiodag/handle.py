@@ -96,7 +96,7 @@ class TaskHandle(UnstartedFace, ReceivedFace[T], asyncio.Task[T], Generic[T]):
         "_sinks",
         "_spec",
         "_trouble",    # an upstream failed or was cancelled
-        "_waiter",     # while waiting for a slot (aiodag.controls)
+        "_waiter",     # while waiting for a slot (aiodag.limits)
         "id",
     )
 
@@ -249,7 +249,7 @@ class TaskHandle(UnstartedFace, ReceivedFace[T], asyncio.Task[T], Generic[T]):
             if self._phase == WAITING:
                 return PENDING
             if getattr(self, "_waiter", None) is not None:
-                return PENDING  # waiting for a slot (aiodag.controls)
+                return PENDING  # waiting for a slot (aiodag.limits)
             row = self._row
             if row != NONE:
                 return STATUSES[self._run._rows.cells[8 * row + STATUS]]  # type: ignore[union-attr]
