@@ -39,7 +39,8 @@ from typing import Any
 from distributed import Future
 from distributed.client import FutureCancelledError
 
-from .remote import RemoteCall, RemoteCallError, RemoteFacts, failure
+from .remote import RemoteCall, RemoteCallError, failure
+from .remotehook import RemoteFacts
 
 __all__ = ["submit"]
 

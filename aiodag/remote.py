@@ -9,10 +9,8 @@ must pickle: the function, the arguments, and a *carrier* instead of the caller'
 * :class:`RemoteCall` is what travels: the function and the carrier.  On the worker it
   runs the function (inside the carrier's context, if any) and sends back the result
   with where and when it ran (:class:`RemoteFacts`).
-* :class:`RemoteHook` is the engine's one plug-in point for remote calls.  The engine
-  imports no tracing library: :mod:`aiodag.trace` registers a hook when tracing is set
-  up, which puts the task span's W3C ``traceparent`` into the carrier and writes the
-  facts on the task span (see :mod:`aiodag.trace.propagation`).
+* :class:`~aiodag.remotehook.RemoteHook` (in :mod:`aiodag.remotehook`) is the engine's
+  one plug-in point for remote calls.
 * :func:`run_remote` sends a call and waits for it; a Dask client goes through
   :mod:`aiodag.dask`, imported only when such a client is given (the engine itself
   still imports only the standard library).
@@ -29,21 +27,17 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
-from .errors import logger
+from .remotehook import RemoteFacts, capture, observe, remote_hook
 
 __all__ = [
     "RemoteCall",
     "RemoteCallError",
-    "RemoteFacts",
-    "RemoteHook",
     "SubmitsCalls",
     "check_executor",
     "is_dask_client",
-    "remote_hook",
     "run_remote",
-    "set_remote_hook",
 ]
 
 
@@ -64,70 +58,6 @@ def check_executor(executor: Any, where: str) -> SubmitsCalls | None:
         f"distributed.Client, got {executor!r}; e.g. ProcessPoolExecutor() or "
         "Client(cluster)"
     )
-
-
-class RemoteFacts(NamedTuple):
-    """Where and when a remote call ran.  Times are wall-clock ``time.time_ns()``
-    readings, each on its own machine (on a cluster, clocks may differ a little)."""
-
-    worker: str
-    """The worker: a Dask worker's address, else ``host:pid``."""
-    submitted_ns: int
-    """When the coordinator sent the call."""
-    started_ns: int
-    """When the worker began it."""
-    finished_ns: int
-    """When the worker ended it."""
-
-    @property
-    def queued_s(self) -> float:
-        """Seconds between sending the call and its start on the worker."""
-        return max(0, self.started_ns - self.submitted_ns) / 1e9
-
-    @property
-    def running_s(self) -> float:
-        """Seconds the function ran on the worker."""
-        return (self.finished_ns - self.started_ns) / 1e9
-
-
-class RemoteHook(Protocol):
-    """The plug-in point for remote calls (one per process, see :func:`set_remote_hook`).
-
-    ``capture`` and ``observe`` are called on the coordinator, in the task's own context
-    (so the task's span is current); ``enter`` runs on the worker.  None of them may
-    block.  An observer never breaks the pipeline: an exception from ``capture`` or
-    ``observe`` is logged (once per hook, logger ``aiodag``) and the call goes on
-    without a carrier or without its facts.
-    """
-
-    def capture(self) -> dict[str, str] | None:
-        """A carrier for the calling context (e.g. ``{"traceparent": ...}``), or ``None``."""
-
-    def observe(self, facts: RemoteFacts) -> None:
-        """Note where and when a task's call ran (``facts``) on the task."""
-
-    @property
-    def enter(self) -> Callable[[dict[str, str], Callable[..., Any], tuple[Any, ...],
-                                 dict[str, Any]], Any]:
-        """On the worker: call ``fn(*args, **kwargs)`` inside the carrier's context.
-
-        It travels with each call, so it must pickle: a module-level function."""
-
-
-_hook: RemoteHook | None = None
-
-
-def set_remote_hook(hook: RemoteHook | None) -> RemoteHook | None:
-    """Install ``hook`` for every remote call from now on (``None``: none); return the
-    one it replaces."""
-    global _hook
-    previous, _hook = _hook, hook
-    return previous
-
-
-def remote_hook() -> RemoteHook | None:
-    """The hook installed by :func:`set_remote_hook`, if any."""
-    return _hook
 
 
 class RemoteCallError(Exception):
@@ -251,8 +181,8 @@ async def run_remote(
     cancellation propagates).
     """
     args = tuple(args)  # (the engine may hand over an iterator of resolved values)
-    hook = _hook
-    carrier = _capture(hook) if hook is not None else None
+    hook = remote_hook()
+    carrier = capture(hook) if hook is not None else None
     call = RemoteCall(fn, carrier, hook.enter if carrier is not None and hook else None)
     if is_dask_client(executor):
         from . import dask  # the Dask side, only when a Dask client is given
@@ -277,7 +207,7 @@ async def run_remote(
                 raise  # the function's own exception, as it was raised there
             raise error from exc
     if hook is not None:
-        _observe(hook, facts)
+        observe(hook, facts)
     return result
 
 
@@ -287,9 +217,9 @@ def failure(error: Exception, task: str, where: str) -> BaseException:
     (the caller raises it ``from error``)."""
     facts = facts_of(error)
     if facts is not None:
-        hook = _hook
+        hook = remote_hook()
         if hook is not None:
-            _observe(hook, facts)
+            observe(hook, facts)
         return error
     cause = _innermost(error)
     reason = f"{type(cause).__name__}: {cause}"
@@ -302,31 +232,6 @@ def failure(error: Exception, task: str, where: str) -> BaseException:
     else:
         message = f"did not run to its end on {where}: {reason}"
     return RemoteCallError(task, message)
-
-
-def _capture(hook: RemoteHook) -> dict[str, str] | None:
-    try:
-        return hook.capture()
-    except Exception:
-        _hook_failed(hook, "capture")
-        return None
-
-
-def _observe(hook: RemoteHook, facts: RemoteFacts) -> None:
-    try:
-        hook.observe(facts)
-    except Exception:
-        _hook_failed(hook, "observe")
-
-
-_warned: set[int] = set()
-
-
-def _hook_failed(hook: RemoteHook, method: str) -> None:
-    if id(hook) not in _warned:
-        _warned.add(id(hook))
-        logger.exception("remote-call hook %r failed in %s(); the pipeline goes on "
-                         "(reported once per hook)", hook, method)
 
 
 def _innermost(error: BaseException) -> BaseException:

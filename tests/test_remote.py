@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from aiodag import Run, TaskStatus, task
-from aiodag.remote import RemoteCallError, RemoteFacts, remote_hook, set_remote_hook
+from aiodag.remote import RemoteCallError
+from aiodag.remotehook import RemoteFacts, remote_hook, set_remote_hook
 
 # Worker processes are spawned: forking a process that runs threads (the tests' own,
 # the loop's executor) is unsafe, and 3.12+ warns about it.
@@ -106,7 +107,7 @@ async def test_unpicklable_argument_names_the_task_and_the_cause(
 
 def test_no_hook_by_default_in_the_engine() -> None:
     """The engine installs no hook of its own (the trace package registers one)."""
-    code = "import aiodag, aiodag.remote as r; assert r.remote_hook() is None"
+    code = "import aiodag, aiodag.remotehook as r; assert r.remote_hook() is None"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from ..remote import RemoteFacts, remote_hook, set_remote_hook
+from ..remotehook import RemoteFacts, remote_hook, set_remote_hook
 from . import attributes as attr
 
 __all__ = ["TraceContextHook", "install", "run_in_carrier"]
@@ -41,7 +41,7 @@ def run_in_carrier(carrier: dict[str, str], fn: Callable[..., Any], args: tuple[
 
 
 class TraceContextHook:
-    """The engine's remote-call hook (:class:`aiodag.remote.RemoteHook`) for tracing."""
+    """The engine's remote-call hook (:class:`aiodag.remotehook.RemoteHook`) for tracing."""
 
     enter = staticmethod(run_in_carrier)
 
