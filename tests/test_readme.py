@@ -153,7 +153,7 @@ def test_snippet_runs(snippet: Snippet, tmp_path: Path) -> None:
 def test_every_named_snippet_has_its_test() -> None:
     """A named snippet is run by one of the tests below, never left out."""
     assert sorted(s.name for s in snippets() if s.name) == sorted(
-        ["pipeline.py", "read-back", "options", "typed", "jaeger", "after-demo"]
+        ["pipeline.py", "read-back", "options", "typed", "jaeger", "after-demo", "dask"]
     )
 
 
@@ -204,6 +204,43 @@ def test_the_options_snippet(tmp_path: Path) -> None:
     skip_unless_present(snippet)
     done = run_snippet(snippet, tmp_path)
     assert done.stdout.splitlines()[0] == "9 of 10 pages parsed"
+
+
+# Runs a snippet (argv[1]) with a Dask scheduler that answers the workers' heartbeats
+# 2 s late, as one starved of CPU may: a worker that closes meanwhile aborts its own
+# heartbeat and logs "Failed to communicate with scheduler during heartbeat" with a
+# traceback (dask/distributed#7105): here, with the CPU kept busy, one run in 40.
+LATE_HEARTBEATS = """
+import asyncio, runpy, sys
+from distributed import Scheduler
+
+started = Scheduler.__init__
+
+def __init__(self, *args, **kwargs):
+    started(self, *args, **kwargs)
+    answer = self.handlers["heartbeat_worker"]
+
+    async def late(*args, **kwargs):
+        woken = asyncio.get_running_loop().create_future()  # asyncio.sleep is scaled here
+        asyncio.get_running_loop().call_later(2, woken.set_result, None)
+        await woken
+        return answer(*args, **kwargs)
+
+    self.handlers["heartbeat_worker"] = late
+
+Scheduler.__init__ = __init__
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
+def test_the_dask_snippet_shuts_its_cluster_down_quietly(tmp_path: Path) -> None:
+    """Same sum on the loop's threads and on the cluster; no traceback at shutdown, even
+    from a scheduler slow to answer heartbeats (the snippet's workers send none)."""
+    (tmp_path / "snippet.py").write_text(the("dask").code)
+    (tmp_path / "late_heartbeats.py").write_text(LATE_HEARTBEATS)
+    done = run([str(tmp_path / "late_heartbeats.py"), str(tmp_path / "snippet.py")], tmp_path)
+    here, on_the_cluster = done.stdout.split()
+    assert here == on_the_cluster
 
 
 def test_the_jaeger_snippet_exports_to_a_real_receiver(tmp_path: Path) -> None:
