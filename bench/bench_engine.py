@@ -12,7 +12,8 @@ loop, with the garbage collector on (as programs run; ``--gc-off`` pauses it):
 (c) aiodag inside a recording ``Run`` (with its loop-blocking detection, the default,
     and without it: the difference is the detection's cost);
 (f) the floor of aiodag's design: the least engine built the same way, with none of
-    aiodag's semantics (``engine_floor.py``): how far (b) is from it is their price.
+    aiodag's semantics (``engine_floor.py``): how far (b) is from it is their price;
+    and that floor recording the least a ``Run`` must (against (c)).
 
 ``--suspend``: every body awaits ``asyncio.sleep(0)`` once (bodies that suspend).
 Also: peak memory of (a) and (b) (tracemalloc), memory a finished ``Run`` keeps per
@@ -135,8 +136,8 @@ async def build_aiodag_in_run_unwatched(n: int) -> None:
         await build_aiodag(n)
 
 
-async def build_floor(n: int) -> None:
-    engine = FloorEngine(n)
+async def build_floor(n: int, record: bool = False) -> None:
+    engine = FloorEngine(n, record)
     handles: list[FloorHandle] = []
     for i in range(n):
         if i < WIDTH:
@@ -145,6 +146,10 @@ async def build_floor(n: int) -> None:
             a, b = upstreams_of(i, WIDTH)
             handles.append(engine.call(_body, handles[a], handles[b]))
     await engine.finished
+
+
+async def build_floor_recording(n: int) -> None:
+    await build_floor(n, record=True)
 
 
 GC_ON = True
@@ -235,6 +240,7 @@ def main() -> None:
         "(c) aiodag in a Run": build_aiodag_in_run,
         "(c) without loop watch": build_aiodag_in_run_unwatched,
         "(f) the design's floor": build_floor,
+        "(f) floor, recording": build_floor_recording,
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     for build in variants.values():  # warm-up round, not counted

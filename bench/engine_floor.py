@@ -6,7 +6,10 @@ whose ``Task.__init__`` waits until its last upstream has ended (its upstreams c
 down on it); then its body is called with their results and becomes the task's
 coroutine, started eagerly on 3.12+ when an upstream's end starts it; a body that ends in
 its first step is settled at once, in a queue rather than by recursion.  Each task gets
-its own copy of the context, as asyncio's do.
+its own copy of the context, as asyncio's do.  With ``record=True`` it also keeps what a
+``Run`` must, the least way: a row of integers per task (its id, when it was called,
+started and ended) and its upstreams' ids, the start and end taken where they happen by a
+coroutine around the body, as aiodag's ``Run`` takes them.
 
 Left out is everything else aiodag does for a task: its place in ``all_tasks()`` while it
 waits, the strong reference that keeps it alive, statuses, failures and cancellation
@@ -20,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
+import time
+from array import array
 from typing import Any
 
 _EAGER: dict[str, Any] = {"eager_start": True} if sys.version_info >= (3, 12) else {}
@@ -28,27 +33,43 @@ _done = asyncio.Future.done
 _result = asyncio.Future.result
 _add_done_callback = asyncio.Future.add_done_callback
 _WAITING, _STARTED = 0, 1
+_now = time.monotonic_ns
 
 
 class FloorHandle(asyncio.Task[Any]):
-    __slots__ = ("ctx", "dependents", "fn", "pending", "phase", "ups")
+    __slots__ = ("ctx", "dependents", "fn", "pending", "phase", "row", "ups")
 
 
 class FloorEngine:
     """One run of the layered DAG on the running loop; ``finished`` is done when
     ``expected`` handles have ended."""
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, record: bool = False) -> None:
         self.loop = asyncio.get_running_loop()
         self.finished: asyncio.Future[None] = self.loop.create_future()
         self.left = expected
         self.queue: list[FloorHandle] | None = None
+        self.record = record
+        self.cells = array("q")  # 4 per task: id, called, started, ended
+        self.dep_ids = array("q")
+
+    async def _timed(self, row: int, coro: Any) -> Any:
+        cells = self.cells
+        cells[row + 2] = _now()
+        try:
+            return await coro
+        finally:
+            cells[row + 3] = _now()
 
     def call(self, fn: Any, *ups: FloorHandle) -> FloorHandle:
         handle = FloorHandle.__new__(FloorHandle)
         handle.phase = _WAITING
         handle.dependents = None
         handle.ctx = contextvars.copy_context()
+        if self.record:
+            handle.row = len(self.cells)
+            self.cells.extend((id(handle), _now(), -1, -1))
+            self.dep_ids.extend([id(up) for up in ups])
         pending = 0
         for up in ups:
             if up.phase == _WAITING or not _done(up):
@@ -67,6 +88,8 @@ class FloorEngine:
               eager: bool = True) -> None:
         handle.phase = _STARTED
         coro = fn(*map(_result, ups))
+        if self.record:
+            coro = self._timed(handle.row, coro)
         if eager:
             _init(handle, coro, loop=self.loop, context=handle.ctx, **_EAGER)
             if _done(handle):
