@@ -8,9 +8,10 @@ must pickle: the function, the arguments, and a *carrier* instead of the caller'
 
 * :class:`RemoteCall` is what travels: the function and the carrier.  On the worker it
   runs the function (inside the carrier's context, if any) and sends back the result
-  with where and when it ran (:class:`RemoteFacts`).
+  with where and when it ran (a :class:`~aiodag.remotehook.RemoteFacts`).
 * :class:`~aiodag.remotehook.RemoteHook` (in :mod:`aiodag.remotehook`) is the engine's
-  one plug-in point for remote calls.
+  one plug-in point for remote calls; this module re-exports it and its functions, as
+  it did before they moved there.
 * :func:`run_remote` sends a call and waits for it; a Dask client goes through
   :mod:`aiodag.dask`, imported only when such a client is given (the engine itself
   still imports only the standard library).
@@ -29,15 +30,19 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .remotehook import RemoteFacts, capture, observe, remote_hook
+from .remotehook import RemoteFacts, RemoteHook, capture, observe, remote_hook, set_remote_hook
 
 __all__ = [
     "RemoteCall",
     "RemoteCallError",
+    "RemoteFacts",
+    "RemoteHook",
     "SubmitsCalls",
     "check_executor",
     "is_dask_client",
+    "remote_hook",
     "run_remote",
+    "set_remote_hook",
 ]
 
 

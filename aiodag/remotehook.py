@@ -84,6 +84,7 @@ def remote_hook() -> RemoteHook | None:
 
 
 def capture(hook: RemoteHook) -> dict[str, str] | None:
+    """``hook.capture()``, or ``None`` if it raised (logged once per hook)."""
     try:
         return hook.capture()
     except Exception:
@@ -92,6 +93,7 @@ def capture(hook: RemoteHook) -> dict[str, str] | None:
 
 
 def observe(hook: RemoteHook, facts: RemoteFacts) -> None:
+    """``hook.observe(facts)``; what it raises is logged (once per hook), not raised."""
     try:
         hook.observe(facts)
     except Exception:

@@ -67,7 +67,7 @@ class Run:
     ``sinks`` see this run's tasks; ``raise_errors=False`` ends the block quietly even
     if tasks failed (``failures`` lists them); ``block_threshold`` (seconds, or ``None``)
     reports steps that hold the event loop.  Execution controls (see
-    :mod:`aiodag.limits`): ``limit=N`` runs at most N bodies of the run's tasks at
+    :mod:`aiodag.controls`): ``limit=N`` runs at most N bodies of the run's tasks at
     once (the others wait, ``pending``, for a slot); ``fail_fast=True`` makes the first
     failure cancel the rest of the run, as :class:`asyncio.TaskGroup` does.
 

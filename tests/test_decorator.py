@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import inspect
 import sys
 import threading
 import warnings
@@ -313,3 +314,16 @@ async def test_resolution_works_for_every_argument_shape() -> None:
         got_args, got_kwargs = resolve(plan, args, kwargs)
         assert (tuple(got_args), got_kwargs) == (want_args, want_kwargs)
     assert plan_args((1, [2], {"x": 3}), {"y": 4}) is None
+
+
+def test_the_typed_options_are_the_options_task_takes() -> None:
+    """``task()``'s overloads type its options through ``TaskOptions``: an option added
+    to ``task()`` but not there would be refused by mypy in users' code, one typed
+    differently would be checked against the wrong type."""
+    from aiodag.decorator import TaskOptions
+
+    params = inspect.signature(aiodag.task).parameters
+    keywords = {name: p.annotation for name, p in params.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    typed = {name: ref.__forward_arg__ for name, ref in TaskOptions.__annotations__.items()}
+    assert typed == keywords
