@@ -465,3 +465,42 @@ def test_sys_exit_in_the_pipeline_writes_everything_then_exits_with_its_code(
     for name in ("trace.jsonl", "pipeline.svg", "pipeline.png", "timeline.svg",
                  "run.perfetto.json"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_progress_counts_the_retries_of_a_real_run() -> None:
+    """A task with retries shows them: each failed attempt that was retried, once."""
+    import asyncio
+    import io
+
+    from aiodag import Run, task
+    from aiodag.cli.progress import Progress
+
+    calls = 0
+
+    @task(retries=3, retry_delay=0.0)
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ConnectionError("not yet")
+        return calls
+
+    @task
+    async def steady() -> int:
+        return 1
+
+    stream = io.StringIO()
+
+    async def main() -> None:
+        with Progress(stream, interval=0.0) as progress:
+            async with Run("retrying", sinks=[progress]):
+                flaky()
+                steady()
+
+    asyncio.run(main())
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith(
+        "ok 2  running 0  pending 0  failed 0  upstream_failed 0  cancelled 0  retries 2  "
+    ), lines
+    assert "retries" not in lines[0]  # not shown before there are any
+    assert any("  retries 1  " in line for line in lines)

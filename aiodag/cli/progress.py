@@ -1,4 +1,5 @@
-"""A live progress display for a run: a sink counting tasks by state.
+"""A live progress display for a run: a sink counting tasks by state (and the retries
+of tasks with ``retries``, once there are any).
 
 On a terminal it draws a ``rich`` status line (tasks per status, elapsed) that refreshes
 itself; elsewhere (a log, a pipe, CI) it prints a plain line at most once per
@@ -17,7 +18,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from ..events import Event, RunFinished, TaskCreated, TaskFinished, TaskStarted, TaskStatus
+from ..events import (
+    AttemptFailed,
+    Event,
+    RunFinished,
+    TaskCreated,
+    TaskFinished,
+    TaskStarted,
+    TaskStatus,
+)
 
 __all__ = ["Progress"]
 
@@ -33,6 +42,8 @@ class Progress:
         self.pending = self.running = 0
         self.ended = dict.fromkeys(_ENDED, 0)
         """Tasks that ended, per terminal status."""
+        self.retries = 0
+        """Attempts that failed and were retried (the line shows them once there are any)."""
         self._printed: tuple[int, ...] | None = None  # the counts of the last plain line
         self._start = time.monotonic()
         self._last_line = 0.0
@@ -46,7 +57,7 @@ class Progress:
         return self.ended[TaskStatus.FAILED]
 
     def _counts(self) -> tuple[int, ...]:
-        return (self.running, self.pending, *self.ended.values())
+        return (self.running, self.pending, *self.ended.values(), self.retries)
 
     def line(self) -> str:
         """The current state in one line: tasks per status (ok first), elapsed time."""
@@ -56,7 +67,9 @@ class Progress:
             f"ok {ended[TaskStatus.OK]}  running {self.running}  pending {self.pending}  "
             f"failed {ended[TaskStatus.FAILED]}  "
             f"upstream_failed {ended[TaskStatus.UPSTREAM_FAILED]}  "
-            f"cancelled {ended[TaskStatus.CANCELLED]}  elapsed {elapsed:.1f}s"
+            f"cancelled {ended[TaskStatus.CANCELLED]}  "
+            + (f"retries {self.retries}  " if self.retries else "")
+            + f"elapsed {elapsed:.1f}s"
         )
 
     def __enter__(self) -> Progress:
@@ -100,6 +113,10 @@ class Progress:
             else:
                 self.pending -= 1
             self.ended[event.status] += 1
+        elif isinstance(event, AttemptFailed):
+            if event.retry_in is None:
+                return  # the task's last attempt: its TaskFinished counts it
+            self.retries += 1
         elif isinstance(event, RunFinished):
             return
         if self._live is None and time.monotonic() - self._last_line >= self.interval:
