@@ -11,8 +11,11 @@ What the trace holds (the Trace Event Format, "JSON Object Format"):
   one name — packed so that no two tasks on a thread overlap, as the format requires;
 * a complete event (``"ph": "X"``) per task that ran, named by its label, with its
   id, name, status, upstreams (and error; when it was called, ``created_s``, and, where
-  the record has it, when its last upstream finished, ``ready_s``) in ``args``; a task
-  still running lasts until now;
+  the record has it, when its last upstream finished, ``ready_s``; how many attempts a
+  retried task took) in ``args``; a task still running lasts until now;
+* inside the slice of a task that was retried, a slice per attempt ("attempt 2", with
+  its error and whether it timed out), where the record has them (a live run's does;
+  a run read back from a trace knows only their number);
 * a flow (``"s"`` at the end of the upstream, ``"f"`` with ``"bp": "e"`` at the start
   of the dependent) per dependency whose both ends ran — Perfetto draws it as an arrow
   from the upstream's slice to the dependent's.  Flows along the critical path have the
@@ -145,6 +148,7 @@ def to_trace_json(run: _Run) -> dict[str, Any]:
     for t in ran:
         begin, end = spans[t.id]
         events.append(_slice(t, statuses[t.id], begin, end, tid[t.id], critical=t.id in on_path))
+        events.extend(_attempt_slices(t, begin, end, tid[t.id]))
     by_id = {t.id: t for t in tasks}
     for t_id in critical:
         if t_id in spans:
@@ -196,6 +200,9 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
         args["error"] = error
     if task.deps:
         args["upstreams"] = [_json_id(up) for up, _kind in task.deps]
+    attempts = _attempt_count(task)
+    if attempts > 1:
+        args["attempts"] = attempts
     # When it was called and, where the record has it, when its last upstream finished
     # (seconds since the run began): the wait before the slice, explained.
     for name in ("created", "ready"):
@@ -203,6 +210,39 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             args[f"{name}_s"] = round(float(value), 9)
     return args
+
+
+def _attempt_count(task: _Task) -> int:
+    """How many times the body ran: a live record's ``attempts`` are a tuple, a stored
+    run's a count (0 or missing: it ran once, or never)."""
+    attempts = getattr(task, "attempts", ())
+    return attempts if isinstance(attempts, int) else len(attempts)
+
+
+def _attempt_slices(task: _Task, begin: int, end: int, tid: int) -> list[dict[str, Any]]:
+    """A slice per attempt of a retried task, nested in its slice (kept inside it, so
+    the format's nesting holds even where clocks were read a nanosecond apart)."""
+    attempts = getattr(task, "attempts", ())
+    run_start = getattr(task, "run_start_ns", None)
+    if isinstance(attempts, int) or len(attempts) < 2 or not isinstance(run_start, int):
+        return []
+    slices = []
+    for attempt in attempts:
+        first = min(max(attempt.started_ns - run_start, begin), end)
+        last = min(max(attempt.finished_ns - run_start, first), end)
+        args: dict[str, Any] = {"id": _json_id(task.id), "attempt": attempt.number}
+        if attempt.error is not None:
+            args["error"] = f"{type(attempt.error).__name__}: {exception_message(attempt.error)}"
+        if attempt.timed_out:
+            args["timed_out"] = True
+        slice_: dict[str, Any] = {
+            "name": f"attempt {attempt.number}", "cat": "attempt", "ph": "X",
+            "ts": _us(first), "dur": _us(last - first), "pid": PID, "tid": tid, "args": args,
+        }
+        if attempt.error is not None:
+            slice_["cname"] = _CNAME[TaskStatus.FAILED]
+        slices.append(slice_)
+    return slices
 
 
 def _json_id(task_id: Hashable) -> Any:

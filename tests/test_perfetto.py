@@ -70,15 +70,19 @@ def ns(us: float) -> int:
 
 
 def check_nesting(events: list[dict[str, Any]]) -> None:
-    """Slices on one thread never partly overlap (the format's rule for X events)."""
+    """Slices on one thread never partly overlap (the format's rule for X events): two
+    are apart, or one lies inside the other (a retried task's attempts, in its slice)."""
     by_tid: dict[int, list[tuple[int, int]]] = {}
     for e in events:
         if e["ph"] == "X":
             by_tid.setdefault(e["tid"], []).append((ns(e["ts"]), ns(e["ts"] + e["dur"])))
     for spans in by_tid.values():
-        spans.sort()
-        for (_a0, a1), (b0, _b1) in itertools.pairwise(spans):
-            assert b0 >= a1, f"slices overlap on one thread: {spans}"
+        open_: list[tuple[int, int]] = []  # the slices enclosing the current one
+        for begin, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+            while open_ and open_[-1][1] <= begin and open_[-1] != (begin, end):
+                open_.pop()
+            assert not open_ or end <= open_[-1][1], f"slices overlap on one thread: {spans}"
+            open_.append((begin, end))
 
 
 def bind_flows(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
@@ -89,11 +93,14 @@ def bind_flows(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[
             by_tid.setdefault(e["tid"], []).append(e)
 
     def enclosing(event: dict[str, Any]) -> dict[str, Any]:
+        # The innermost slice around the flow event's time (as the trace processor binds).
         t = ns(event["ts"])
         found = [s for s in by_tid.get(event["tid"], [])
                  if ns(s["ts"]) <= t <= ns(s["ts"] + s["dur"])]
-        assert len(found) == 1, f"flow event {event} binds to {len(found)} slices"
-        return found[0]
+        assert found, f"flow event {event} binds to no slice"
+        innermost = min(found, key=lambda s: s["dur"])
+        assert len({s["args"]["id"] for s in found}) == 1, f"{event} is in slices of two tasks"
+        return innermost
 
     starts = {(e["id"], e["cat"], e["name"]): e for e in events if e["ph"] == "s"}
     ends = {(e["id"], e["cat"], e["name"]): e for e in events if e["ph"] == "f"}
@@ -318,3 +325,74 @@ def test_pack_lanes_by_group_stacks_groups_in_order_of_appearance() -> None:
     assert packed.groups == [("b", 0, 2), ("a", 2, 1)]
     assert packed.row == [0, 2, 1, 0]
     assert packed.rows == 3
+
+
+async def test_a_retried_task_shows_its_attempts_inside_its_slice() -> None:
+    """Each attempt a slice nested in the task's, the failed ones with their error; the
+    task's args count them; the dependency's flow still joins the two tasks."""
+    calls = 0
+
+    @task(retries=2, retry_delay=0.01)
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.005)
+        if calls == 1:
+            raise ConnectionError("reset by peer")
+        return 1
+
+    @task
+    async def after(x: int) -> int:
+        return x
+
+    async with Run("retry") as run:
+        up = flaky()
+        down = after(up)
+    events = check_format(perfetto.to_trace_json(run))
+    check_nesting(events)
+    (task_slice,) = [e for e in slices(events) if e["args"]["name"] == "flaky"]
+    assert task_slice["args"]["attempts"] == 2
+    attempts = sorted(slices(events, "attempt"), key=lambda e: e["ts"])
+    assert [a["name"] for a in attempts] == ["attempt 1", "attempt 2"]
+    assert attempts[0]["args"]["error"] == "ConnectionError: reset by peer"
+    assert "error" not in attempts[1]["args"]
+    record = run.task(up.id)
+    for slice_, attempt in zip(attempts, record.attempts, strict=True):
+        assert slice_["tid"] == task_slice["tid"]
+        assert task_slice["ts"] <= slice_["ts"] and (
+            slice_["ts"] + slice_["dur"] <= task_slice["ts"] + task_slice["dur"])
+        assert ns(slice_["dur"]) == attempt.finished_ns - attempt.started_ns
+    # The retry delay lies between them: the attempts are the body's runs, not the task.
+    assert ns(attempts[1]["ts"]) - ns(attempts[0]["ts"] + attempts[0]["dur"]) >= 5_000_000
+    ((up_slice, down_slice, _cat),) = bind_flows(events)
+    assert (up_slice["args"]["id"], down_slice["args"]["id"]) == (up.id, down.id)
+
+
+def test_a_stored_run_counts_a_retried_tasks_attempts(tmp_path: Path) -> None:
+    """Read back from a trace, a run knows only how many attempts a task took: its slice
+    says so, with no attempt slices to invent."""
+    from aiodag.trace import OpenTelemetrySink, configure
+    from aiodag.trace.stored import load_run
+
+    trace_file = tmp_path / "trace.jsonl"
+    provider = configure("perfetto-test", file=trace_file, install=False)
+    calls = 0
+
+    @task(retries=3, retry_delay=0.0)
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ConnectionError("reset by peer")
+        return 1
+
+    async def main() -> None:
+        async with Run("retry", sinks=[OpenTelemetrySink(provider)]):
+            flaky()
+
+    asyncio.run(main())
+    provider.shutdown()
+    events = check_format(perfetto.to_trace_json(load_run(trace_file)))
+    (task_slice,) = slices(events)
+    assert task_slice["args"]["attempts"] == 3
+    assert not slices(events, "attempt")
