@@ -15,7 +15,9 @@ What the trace holds (the Trace Event Format, "JSON Object Format"):
   retried task took) in ``args``; a task still running lasts until now;
 * inside the slice of a task that was retried, a slice per attempt ("attempt 2", with
   its error and whether it timed out), where the record has them (a live run's does;
-  a run read back from a trace knows only their number);
+  a run read back from a trace knows only their number).  Perfetto binds a flow to the
+  slice on top of the thread's stack, so the arrows leaving a retried task leave from
+  its last attempt (the one whose value its dependents got);
 * a flow (``"s"`` at the end of the upstream, ``"f"`` with ``"bp": "e"`` at the start
   of the dependent) per dependency whose both ends ran — Perfetto draws it as an arrow
   from the upstream's slice to the dependent's.  Flows along the critical path have the
@@ -148,7 +150,7 @@ def to_trace_json(run: _Run) -> dict[str, Any]:
     for t in ran:
         begin, end = spans[t.id]
         events.append(_slice(t, statuses[t.id], begin, end, tid[t.id], critical=t.id in on_path))
-        events.extend(_attempt_slices(t, begin, end, tid[t.id]))
+        events.extend(_attempt_slices(t, statuses[t.id], begin, end, tid[t.id]))
     by_id = {t.id: t for t in tasks}
     for t_id in critical:
         if t_id in spans:
@@ -201,7 +203,7 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
     if task.deps:
         args["upstreams"] = [_json_id(up) for up, _kind in task.deps]
     attempts = _attempt_count(task)
-    if attempts > 1:
+    if attempts > 1 or _retried_attempts(task, status):
         args["attempts"] = attempts
     # When it was called and, where the record has it, when its last upstream finished
     # (seconds since the run began): the wait before the slice, explained.
@@ -219,12 +221,25 @@ def _attempt_count(task: _Task) -> int:
     return attempts if isinstance(attempts, int) else len(attempts)
 
 
-def _attempt_slices(task: _Task, begin: int, end: int, tid: int) -> list[dict[str, Any]]:
+def _retried_attempts(task: _Task, status: TaskStatus) -> tuple[Any, ...]:
+    """A live record's attempts, if a retry followed one of them: two or more, or one
+    that failed in a task that did not end with that failure (cancelled before its
+    retry ran).  A single attempt that was the task's own end is the task's slice."""
+    attempts = getattr(task, "attempts", ())
+    if isinstance(attempts, int) or not attempts:
+        return ()
+    if len(attempts) == 1 and (attempts[0].error is None or status is TaskStatus.FAILED):
+        return ()
+    return tuple(attempts)
+
+
+def _attempt_slices(task: _Task, status: TaskStatus, begin: int, end: int,
+                    tid: int) -> list[dict[str, Any]]:
     """A slice per attempt of a retried task, nested in its slice (kept inside it, so
     the format's nesting holds even where clocks were read a nanosecond apart)."""
-    attempts = getattr(task, "attempts", ())
+    attempts = _retried_attempts(task, status)
     run_start = getattr(task, "run_start_ns", None)
-    if isinstance(attempts, int) or len(attempts) < 2 or not isinstance(run_start, int):
+    if not attempts or not isinstance(run_start, int):
         return []
     slices = []
     for attempt in attempts:

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import aiodag
 from aiodag import Run, perfetto, task
 from aiodag.demo import etl_pipeline
+from aiodag.events import AttemptFailed
 from aiodag.lanes import pack_lanes, pack_lanes_by_group
 
 # -- the format, as published --------------------------------------------------------
@@ -70,43 +71,56 @@ def ns(us: float) -> int:
 
 
 def check_nesting(events: list[dict[str, Any]]) -> None:
-    """Slices on one thread never partly overlap (the format's rule for X events): two
-    are apart, or one lies inside the other (a retried task's attempts, in its slice)."""
-    by_tid: dict[int, list[tuple[int, int]]] = {}
-    for e in events:
-        if e["ph"] == "X":
-            by_tid.setdefault(e["tid"], []).append((ns(e["ts"]), ns(e["ts"] + e["dur"])))
-    for spans in by_tid.values():
-        open_: list[tuple[int, int]] = []  # the slices enclosing the current one
-        for begin, end in sorted(spans, key=lambda span: (span[0], -span[1])):
-            while open_ and open_[-1][1] <= begin and open_[-1] != (begin, end):
-                open_.pop()
-            assert not open_ or end <= open_[-1][1], f"slices overlap on one thread: {spans}"
-            open_.append((begin, end))
-
-
-def bind_flows(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
-    """``(upstream slice, dependent slice, cat)`` per flow, bound as the trace processor does."""
+    """Slices on one thread never partly overlap (the format's rule for X events). Task
+    slices on a thread are apart; the one nesting we write is a retried task's
+    attempts, each inside that task's slice."""
     by_tid: dict[int, list[dict[str, Any]]] = {}
     for e in events:
         if e["ph"] == "X":
             by_tid.setdefault(e["tid"], []).append(e)
+    for on_thread in by_tid.values():
+        tasks = sorted((ns(e["ts"]), ns(e["ts"] + e["dur"])) for e in on_thread
+                       if e["cat"] != "attempt")
+        for (_a0, a1), (b0, _b1) in itertools.pairwise(tasks):
+            assert b0 >= a1, f"slices overlap on one thread: {tasks}"
+        for attempt in (e for e in on_thread if e["cat"] == "attempt"):
+            (owner,) = [e for e in on_thread if e["cat"] != "attempt"
+                        and e["args"]["id"] == attempt["args"]["id"]]
+            assert ns(owner["ts"]) <= ns(attempt["ts"])
+            assert ns(attempt["ts"] + attempt["dur"]) <= ns(owner["ts"] + owner["dur"])
 
-    def enclosing(event: dict[str, Any]) -> dict[str, Any]:
-        # The innermost slice around the flow event's time (as the trace processor binds).
+
+def bind_flows(events: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+    """``(upstream slice, dependent slice, cat)`` per flow, bound as the trace processor
+    binds them: to the slice on top of the thread's stack at the flow event's time. A
+    complete slice is pushed when it begins and popped only when a later slice begins
+    after its end (json_trace_parser, SliceTracker), so a slice that has ended stays on
+    top until then."""
+    by_tid: dict[int, list[dict[str, Any]]] = {}
+    for e in events:
+        if e["ph"] == "X":
+            by_tid.setdefault(e["tid"], []).append(e)
+    for on_thread in by_tid.values():
+        on_thread.sort(key=lambda e: (ns(e["ts"]), -ns(e["dur"])))
+
+    def top_of_stack(event: dict[str, Any]) -> dict[str, Any]:
         t = ns(event["ts"])
-        found = [s for s in by_tid.get(event["tid"], [])
-                 if ns(s["ts"]) <= t <= ns(s["ts"] + s["dur"])]
-        assert found, f"flow event {event} binds to no slice"
-        innermost = min(found, key=lambda s: s["dur"])
-        assert len({s["args"]["id"] for s in found}) == 1, f"{event} is in slices of two tasks"
-        return innermost
+        stack: list[dict[str, Any]] = []
+        for s in by_tid.get(event["tid"], []):
+            begin = ns(s["ts"])
+            if begin > t:
+                break
+            while stack and ns(stack[-1]["ts"] + stack[-1]["dur"]) <= begin:
+                stack.pop()
+            stack.append(s)
+        assert stack, f"flow event {event} binds to no slice"
+        return stack[-1]
 
     starts = {(e["id"], e["cat"], e["name"]): e for e in events if e["ph"] == "s"}
     ends = {(e["id"], e["cat"], e["name"]): e for e in events if e["ph"] == "f"}
     assert starts.keys() == ends.keys(), "every flow has one start and one end"
     assert len(starts) == sum(1 for e in events if e["ph"] == "s"), "flow ids are unique"
-    return [(enclosing(starts[k]), enclosing(ends[k]), k[1]) for k in starts]
+    return [(top_of_stack(starts[k]), top_of_stack(ends[k]), k[1]) for k in starts]
 
 
 def dependencies(run: Any) -> set[tuple[Hashable, Hashable]]:
@@ -134,6 +148,7 @@ async def test_a_slice_per_task_and_a_flow_per_dependency() -> None:
         assert ns(e["ts"] + e["dur"]) == pytest.approx(round(t.finished * 1e9), abs=1)
     flows = bind_flows(events)
     assert {(up["args"]["id"], down["args"]["id"]) for up, down, _cat in flows} == dependencies(run)
+    assert all(up["cat"] == down["cat"] == "task" for up, down, _cat in flows)
     assert len(flows) == 14
 
 
@@ -364,8 +379,54 @@ async def test_a_retried_task_shows_its_attempts_inside_its_slice() -> None:
         assert ns(slice_["dur"]) == attempt.finished_ns - attempt.started_ns
     # The retry delay lies between them: the attempts are the body's runs, not the task.
     assert ns(attempts[1]["ts"]) - ns(attempts[0]["ts"] + attempts[0]["dur"]) >= 5_000_000
+    # Perfetto binds the flow to the slice on top of the thread's stack: it leaves from
+    # the attempt whose value the dependent got, and reaches the dependent's slice.
     ((up_slice, down_slice, _cat),) = bind_flows(events)
-    assert (up_slice["args"]["id"], down_slice["args"]["id"]) == (up.id, down.id)
+    assert up_slice is attempts[-1] and up_slice["args"]["id"] == up.id
+    assert down_slice["cat"] == "task" and down_slice["args"]["id"] == down.id
+
+
+async def test_an_attempt_that_timed_out_and_one_cut_short_by_a_cancel_are_shown() -> None:
+    """A timed-out attempt says so; a task cancelled while waiting to retry still shows
+    the attempt that failed (no retry ran, but its failure is not dropped)."""
+    first = True
+
+    @task(retries=1, timeout=0.05)
+    async def slow_once() -> int:
+        nonlocal first
+        if first:
+            first = False
+            await asyncio.sleep(5)
+        return 1
+
+    @task(retries=1, retry_delay=30.0)
+    async def waits_to_retry() -> int:
+        raise ConnectionError("down")
+
+    failed_once = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, AttemptFailed) and isinstance(event.error, ConnectionError):
+            failed_once.set()
+
+    async with Run("cut", raise_errors=False, sinks=[on_event]) as run:
+        slow_once()
+        waiting = waits_to_retry()
+        await asyncio.wait_for(failed_once.wait(), 10)
+        waiting.cancel()
+    events = check_format(perfetto.to_trace_json(run))
+    check_nesting(events)
+    by_task: dict[Any, list[dict[str, Any]]] = {}
+    for e in slices(events, "attempt"):
+        by_task.setdefault(e["args"]["id"], []).append(e)
+    timed_out, ok = sorted(by_task[run.tasks[0].id], key=lambda e: e["ts"])
+    assert timed_out["args"]["timed_out"] is True and timed_out["cname"] == "terrible"
+    assert timed_out["args"]["error"].startswith("TimeoutError")
+    assert "timed_out" not in ok["args"] and "cname" not in ok
+    (cut,) = by_task[waiting.id]
+    assert cut["args"]["error"] == "ConnectionError: down"
+    (cut_task,) = [e for e in slices(events) if e["args"]["id"] == waiting.id]
+    assert cut_task["args"]["status"] == "cancelled" and cut_task["args"]["attempts"] == 1
 
 
 def test_a_stored_run_counts_a_retried_tasks_attempts(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ class Progress:
         self.ended = dict.fromkeys(_ENDED, 0)
         """Tasks that ended, per terminal status."""
         self.retries = 0
-        """Attempts that failed and were retried (the line shows them once there are any)."""
+        """Failed attempts after which a retry was scheduled (a task cancelled while it
+        waits to retry counts too); the line shows them once there are any."""
         self._printed: tuple[int, ...] | None = None  # the counts of the last plain line
         self._start = time.monotonic()
         self._last_line = 0.0
