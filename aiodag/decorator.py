@@ -86,7 +86,7 @@ class TaskFunction(Generic[T, Params]):
         retry_backoff: float = 2.0,
         retry_max_delay: float | None = None,
         retry_jitter: float = 0.1,
-        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
         timeout: float | None = None,
         limit: int | None = None,
     ) -> None:
@@ -189,7 +189,7 @@ class TaskOptions(TypedDict, total=False):
     retry_backoff: float
     retry_max_delay: float | None
     retry_jitter: float
-    retry_on: tuple[type[BaseException], ...]
+    retry_on: type[BaseException] | tuple[type[BaseException], ...]
     timeout: float | None
     limit: int | None
 
@@ -217,7 +217,7 @@ def task(
     retry_backoff: float = 2.0,
     retry_max_delay: float | None = None,
     retry_jitter: float = 0.1,
-    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
     timeout: float | None = None,
     limit: int | None = None,
 ) -> TaskFunction[Any] | TaskDecorator:

@@ -37,6 +37,11 @@ def load(path: str) -> bytes:  # a plain def, run in a worker thread
     return path.encode()
 
 
+@task(retries=2, retry_on=ValueError)  # one exception class, as the runtime takes it
+async def flaky() -> int:
+    return 1
+
+
 @task
 async def takes_handle(h: TaskHandle[int]) -> None:
     pass
