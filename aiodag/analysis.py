@@ -12,7 +12,10 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .events import TaskStatus
 
-__all__ = ["TimedRecord", "WaitBreakdown", "critical_path", "status_counts", "wait_breakdown"]
+__all__ = [
+    "TimedRecord", "WaitBreakdown", "attempt_count", "critical_path", "status_counts",
+    "wait_breakdown",
+]
 
 
 class TimedRecord(Protocol):
@@ -154,3 +157,15 @@ def wait_breakdown(records: Mapping[Any, _Waiting]) -> dict[Hashable, WaitBreakd
             limit_wait,
         )
     return result
+
+
+def attempt_count(task: object) -> int:
+    """How many times ``task``'s body ran, if the record says (a task with retries or a
+    timeout): its ``attempts``, a live record's tuple or a stored task's count; else 0."""
+    attempts = getattr(task, "attempts", ())
+    if isinstance(attempts, int):
+        return attempts
+    try:
+        return len(attempts)
+    except TypeError:
+        return 0

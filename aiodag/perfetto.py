@@ -48,7 +48,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .analysis import TimedRecord
+from .analysis import TimedRecord, attempt_count
 from .errors import exception_message
 from .events import TaskStatus
 from .lanes import pack_lanes_by_group
@@ -202,7 +202,7 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
         args["error"] = error
     if task.deps:
         args["upstreams"] = [_json_id(up) for up, _kind in task.deps]
-    attempts = _attempt_count(task)
+    attempts = attempt_count(task)
     if attempts > 1 or _retried_attempts(task, status):
         args["attempts"] = attempts
     # When it was called and, where the record has it, when its last upstream finished
@@ -212,13 +212,6 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             args[f"{name}_s"] = round(float(value), 9)
     return args
-
-
-def _attempt_count(task: _Task) -> int:
-    """How many times the body ran: a live record's ``attempts`` are a tuple, a stored
-    run's a count (0 or missing: it ran once, or never)."""
-    attempts = getattr(task, "attempts", ())
-    return attempts if isinstance(attempts, int) else len(attempts)
 
 
 def _retried_attempts(task: _Task, status: TaskStatus) -> tuple[Any, ...]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import traceback
 from collections.abc import Hashable, Iterable, Sequence
 
+from ..analysis import attempt_count
 from ..events import TaskStatus
 from ..viz.model import (
     RunLike,
     TaskLike,
-    attempt_count,
     compute_slack,
     error_info,
     exception_message,

@@ -25,8 +25,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..analysis import attempt_count
 from ..events import TaskStatus
-from .model import Snapshot, TaskLike, attempt_count, caller_of, error_info
+from .model import Snapshot, TaskLike, caller_of, error_info
 from .options import Options
 from .references import call_texts
 from .stacks import sibling_groups

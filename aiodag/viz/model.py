@@ -148,18 +148,6 @@ def caller_of(task: TaskLike) -> Hashable | None:
     return caller
 
 
-def attempt_count(task: TaskLike) -> int:
-    """How many times ``task``'s body ran, if the record says (a task with retries or a
-    timeout): its ``attempts``, a live record's tuple or a stored task's count; else 0."""
-    attempts = getattr(task, "attempts", ())
-    if isinstance(attempts, int):
-        return attempts
-    try:
-        return len(attempts)
-    except TypeError:
-        return 0
-
-
 def blocked_seconds(run: object) -> dict[Hashable, float]:
     """Seconds each task held the event loop, from a run's ``loop_blocks`` (if it has
     them: a live :class:`~aiodag.Run`)."""
