@@ -14,14 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+from bench_engine import upstreams_of
 from engine_floor import FloorEngine
 
 WIDTH = 10
-
-
-def upstreams_of(i: int) -> tuple[int, int]:
-    start = (i // WIDTH - 1) * WIDTH
-    return start + i % WIDTH, start + (i + 1) % WIDTH
 
 
 @pytest.mark.parametrize("record", [False, True], ids=["bare", "recording"])
@@ -48,7 +44,7 @@ def test_the_floor_runs_every_task_once_with_its_upstreams_results(
                 handles.append(engine.call(body_of(i)))
                 expected.append(1)
             else:
-                a, b = upstreams_of(i)
+                a, b = upstreams_of(i, WIDTH)
                 handles.append(engine.call(body_of(i), handles[a], handles[b]))
                 expected.append(1 + expected[a] + expected[b])
         await engine.finished
@@ -61,7 +57,7 @@ def test_the_floor_runs_every_task_once_with_its_upstreams_results(
             for i, handle in enumerate(handles):
                 task_id, called, started, ended, deps_end = cells[5 * i:5 * i + 5]
                 assert task_id == id(handle) and 0 <= called <= started <= ended
-                ups = [] if i < WIDTH else [id(handles[k]) for k in upstreams_of(i)]
+                ups = [] if i < WIDTH else [id(handles[k]) for k in upstreams_of(i, WIDTH)]
                 assert list(deps[begin:deps_end]) == ups
                 begin = deps_end
 
