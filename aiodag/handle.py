@@ -108,7 +108,7 @@ class TaskHandle(UnstartedFace, ReceivedFace[T], asyncio.Task[T], Generic[T]):
     _run: Run | None
     _row: int
     _received: list[BaseException] | None
-    _dependents: dict[TaskHandle[Any], None] | None
+    _dependents: tuple[TaskHandle[Any], ...] | dict[TaskHandle[Any], None] | None
     _deps: Sequence[asyncio.Future[Any]] | None
     _trouble: bool
     _pending: int
@@ -167,13 +167,19 @@ class TaskHandle(UnstartedFace, ReceivedFace[T], asyncio.Task[T], Generic[T]):
                 if fut._home is not loop:
                     self._foreign_loop(fut)
                 if fut._phase == WAITING or not _done(fut):
-                    # The upstream counts down on its dependents when it ends: a dict
-                    # (ordered, O(1) removal), so a dependent that ends first leaves at once.
+                    # The upstream counts down on its dependents when it ends.  A few are
+                    # a tuple (the least memory: most tasks have one or two); more, a
+                    # dict (ordered, O(1) removal), so that a dependent ending first
+                    # leaves at once however many there are.
                     pending += 1
-                    if fut._dependents is None:
-                        fut._dependents = {self: None}
+                    dependents = fut._dependents
+                    if dependents is None:
+                        fut._dependents = (self,)
+                    elif isinstance(dependents, tuple):
+                        grown = (*dependents, self)
+                        fut._dependents = grown if len(grown) <= _FEW else dict.fromkeys(grown)
                     else:
-                        fut._dependents[self] = None
+                        dependents[self] = None
                 elif _cancelled(fut) or _stored_error(fut) is not None:
                     trouble = True
             elif fut.get_loop() is not loop:
@@ -288,6 +294,8 @@ UPSTREAM_FAILED = TaskStatus.UPSTREAM_FAILED
 _init_task = asyncio.Task.__init__
 _add_done_callback = asyncio.Future.add_done_callback
 _now = time.monotonic_ns
+_FEW = 8
+"""Dependents an upstream keeps in a tuple; with more, a dict (see ``__init__``)."""
 _register_task = getattr(asyncio, "_register_task", None)
 """asyncio's hook for tasks it does not create itself (all_tasks() lists them; asyncio.run
 cancels them at its end).  Not in asyncio's documentation, but exported for other task

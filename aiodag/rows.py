@@ -50,6 +50,8 @@ def value_of(stored: int) -> int | None:
 # A row's cells, in order: where each is in the row's stride of ``cells``.
 STATUS, CREATED, READY, STARTED, FINISHED, RELEASED, CALLER, DEP_END = range(8)
 _DATA = DependencyKind.DATA
+_BLANK_ROW = array("q", [STATUS_CODE[TaskStatus.PENDING], NONE, NONE, NONE, NONE, NONE, NONE, 0])
+"""A new row before its values: pending, no times, no releaser, no caller."""
 _new_tuple = tuple.__new__  # builds a Dependency without NamedTuple's Python-level __new__
 
 
@@ -111,12 +113,15 @@ class TaskRows:
                     break
             else:
                 self.dep_ids.extend([dep[0] for dep in deps])
-        self.cells.extend((
-            0,  # PENDING
-            created_ns, created_ns if ready else NONE, NONE, NONE,
-            NONE, NONE if caller_id is None else caller_id,
-            len(self.dep_ids),
-        ))
+        cells = self.cells
+        at = len(cells)
+        cells += _BLANK_ROW  # (an array adds in one copy; a tuple, item by item: ~10x slower)
+        cells[at + CREATED] = created_ns
+        if ready:
+            cells[at + READY] = created_ns
+        if caller_id is not None:
+            cells[at + CALLER] = caller_id
+        cells[at + DEP_END] = len(self.dep_ids)
         return row
 
     def row_of(self, task_id: object) -> int:

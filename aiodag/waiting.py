@@ -58,8 +58,11 @@ def unregister(self: TaskHandle[Any]) -> None:
     deps, self._deps = self._deps, None
     for fut in deps or ():
         if isinstance(fut, AsyncioFace):  # a handle
-            dependents = cast("TaskHandle[Any]", fut)._dependents
-            if dependents is not None:
+            upstream = cast("TaskHandle[Any]", fut)
+            dependents = upstream._dependents
+            if isinstance(dependents, tuple):  # a few (see TaskHandle.__init__)
+                upstream._dependents = tuple([d for d in dependents if d is not self]) or None
+            elif dependents is not None:
                 dependents.pop(self, None)
         else:
             stop_waiting_for_foreign(fut, self)

@@ -117,6 +117,44 @@ async def test_a_dependent_ending_early_is_released_by_a_long_lived_upstream() -
     config.cancel()
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 8, 9, 10, 30])
+async def test_an_upstream_starts_the_dependents_still_waiting_in_call_order(
+    count: int,
+) -> None:
+    """An upstream keeps a few dependents in a tuple and more in a dict (memory): either
+    way, those that left (cancelled) are let go at once, and the rest start once each, in
+    the order they were called, with the upstream's value."""
+    gate = asyncio.Event()
+    order: list[int] = []
+
+    @task
+    async def source() -> int:
+        await gate.wait()
+        return 5
+
+    @task
+    async def use(value: int, i: int) -> int:
+        order.append(i)
+        return value + i
+
+    up = source()
+    handles = [use(up, i) for i in range(count)]
+    cancelled = set(range(0, count, 3))  # the first, and every third after it
+    refs = []
+    for i in sorted(cancelled, reverse=True):
+        handles[i].cancel()
+        refs.append(weakref.ref(handles[i]))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # (their cancelled first step, then the settling of their end)
+    kept = {i: h for i, h in enumerate(handles) if i not in cancelled}
+    del handles
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []  # the upstream let them go
+    gate.set()
+    assert [await h for h in kept.values()] == [5 + i for i in kept]
+    assert order == list(kept)
+
+
 def test_a_process_pool_runs_plain_functions() -> None:
     """Any concurrent.futures executor works, a process pool too (nothing unpicklable)."""
 
