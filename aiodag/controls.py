@@ -218,6 +218,20 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
                         handle._aiodag_ref, number, type(error).__name__, error, delay)
             await asyncio.sleep(delay)
             continue
+        except asyncio.CancelledError as exc:
+            # Cancelled while it ran (its own timeout is a TimeoutError, above): the
+            # body ran, so the attempt counts — in the record, and, for a retry, to the
+            # sinks (a trace counts the attempts from these events).
+            ended = time.monotonic_ns()
+            _forget_locals(exc, spec)
+            attempts.append(Attempt(number, started, ended, exc))
+            if facts is not None:
+                facts.attempts = tuple(attempts)
+            if handle._sinks and number > 1:
+                emit(handle._sinks, AttemptFailed(handle.id, number, exc, started, ended,
+                                                  False, None))
+            del args, kwargs  # (as in drive)
+            raise
         attempts.append(Attempt(number, started, time.monotonic_ns(), None))
         if facts is not None:
             facts.attempts = tuple(attempts)

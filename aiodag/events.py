@@ -210,18 +210,20 @@ class Attempt(NamedTuple):
     started_ns: int
     finished_ns: int
     error: BaseException | None
-    """What the attempt raised (``None``: it returned)."""
+    """What the attempt raised (``None``: it returned; an :class:`asyncio.CancelledError`:
+    the task was cancelled while this attempt ran)."""
     timed_out: bool = False
     """It ran over the task's ``timeout`` (``error`` is then a :class:`TimeoutError`)."""
 
 
 class AttemptFailed(NamedTuple):
-    """An attempt of a task's body raised (or ran over its ``timeout``).
+    """An attempt of a task's body raised (or ran over its ``timeout``), or a retry was
+    cancelled while it ran (``error`` is then the :class:`asyncio.CancelledError`).
 
     ``retry_in`` is the delay in seconds before the next attempt, ``None`` if there is
-    none (the task ends ``failed`` with this ``error``, reported by ``TaskFinished``).
-    Only tasks with ``retries`` or a ``timeout`` report attempts (see
-    :mod:`aiodag.controls`).
+    none (the task ends ``failed`` with this ``error``, or ``cancelled``, reported by
+    ``TaskFinished``).  Only tasks with ``retries`` or a ``timeout`` report attempts
+    (see :mod:`aiodag.controls`).
     """
 
     task_id: int

@@ -39,6 +39,7 @@ need (``pip install aiodag`` is enough).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -217,11 +218,13 @@ def _args(task: _Task, status: TaskStatus, *, critical: bool) -> dict[str, Any]:
 def _retried_attempts(task: _Task, status: TaskStatus) -> tuple[Any, ...]:
     """A live record's attempts, if a retry followed one of them: two or more, or one
     that failed in a task that did not end with that failure (cancelled before its
-    retry ran).  A single attempt that was the task's own end is the task's slice."""
+    retry ran).  A single attempt that was the task's own end (it returned, failed the
+    task, or was cancelled while it ran) is the task's slice."""
     attempts = getattr(task, "attempts", ())
     if isinstance(attempts, int) or not attempts:
         return ()
-    if len(attempts) == 1 and (attempts[0].error is None or status is TaskStatus.FAILED):
+    if len(attempts) == 1 and (attempts[0].error is None or status is TaskStatus.FAILED
+                               or isinstance(attempts[0].error, asyncio.CancelledError)):
         return ()
     return tuple(attempts)
 
@@ -248,7 +251,8 @@ def _attempt_slices(task: _Task, status: TaskStatus, begin: int, end: int,
             "ts": _us(first), "dur": _us(last - first), "pid": PID, "tid": tid, "args": args,
         }
         if attempt.error is not None:
-            slice_["cname"] = _CNAME[TaskStatus.FAILED]
+            cancelled = isinstance(attempt.error, asyncio.CancelledError)
+            slice_["cname"] = _CNAME[TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED]
         slices.append(slice_)
     return slices
 

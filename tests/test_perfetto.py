@@ -429,6 +429,42 @@ async def test_an_attempt_that_timed_out_and_one_cut_short_by_a_cancel_are_shown
     assert cut_task["args"]["status"] == "cancelled" and cut_task["args"]["attempts"] == 1
 
 
+async def test_a_retry_cancelled_while_it_ran_is_a_cancelled_attempt() -> None:
+    """A retry cut short by a cancel shows as an attempt slice in the cancelled colour;
+    a task cancelled in its first (and only) attempt is just its own slice."""
+    retrying = asyncio.Event()
+    calls = 0
+
+    @task(retries=2, retry_delay=0.001)
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("down")
+        retrying.set()
+        await asyncio.sleep(30)
+
+    @task(timeout=30)
+    async def hangs() -> None:
+        await asyncio.sleep(30)
+
+    async with Run("cut", raise_errors=False) as run:
+        retried, once = flaky(), hangs()
+        await asyncio.wait_for(retrying.wait(), 10)
+        retried.cancel()
+        once.cancel()
+    events = check_format(perfetto.to_trace_json(run))
+    check_nesting(events)
+    attempts = sorted(slices(events, "attempt"), key=lambda e: e["ts"])
+    assert [(e["args"]["id"], e["args"]["attempt"]) for e in attempts] == \
+        [(retried.id, 1), (retried.id, 2)]
+    failed, cut = attempts
+    assert failed["cname"] == "terrible" and failed["args"]["error"] == "ConnectionError: down"
+    assert cut["cname"] == "grey" and cut["args"]["error"].startswith("CancelledError")
+    (task_slice,) = [e for e in slices(events) if e["args"]["id"] == retried.id]
+    assert task_slice["args"]["status"] == "cancelled" and task_slice["args"]["attempts"] == 2
+
+
 def test_a_stored_run_counts_a_retried_tasks_attempts(tmp_path: Path) -> None:
     """Read back from a trace, a run knows only how many attempts a task took: its slice
     says so, with no attempt slices to invent."""

@@ -134,6 +134,9 @@ class OpenTelemetrySink:
         self._capture_args = capture_args
         self._runs: dict[int, RunState] = {}
         self._tasks: dict[int, Entry] = {}
+        self._retrying: dict[int, int] = {}
+        """Tasks waiting to retry: the number of the attempt that runs next (if not
+        cancelled first)."""
         # Never-ran tasks whose span waits for an upstream's span to exist (rare).
         self._parked: dict[int, TaskState] = {}
         self._forget_cb = self._forget
@@ -400,13 +403,17 @@ class OpenTelemetrySink:
         if type(started) is not Started or started.span is None:
             return
         span = started.span
+        # The attribute counts the attempts that ran; a retry counts once it has run
+        # (at the task's end, or its own AttemptFailed): one cancelled while the task
+        # waited to retry never ran.
+        if event.attempt > 1:
+            span.set_attribute(attr.TASK_ATTEMPTS, event.attempt)
         if event.retry_in is None:  # the last attempt: its error is the task's own
+            self._retrying.pop(event.task_id, None)
             if event.timed_out:
                 span.set_attribute(attr.TASK_TIMED_OUT, True)
-            if event.attempt > 1:
-                span.set_attribute(attr.TASK_ATTEMPTS, event.attempt)
             return
-        span.set_attribute(attr.TASK_ATTEMPTS, event.attempt + 1)
+        self._retrying[event.task_id] = event.attempt + 1
         error = event.error
         attrs: dict[str, AttributeValue] = {
             "exception.type": type(error).__qualname__,
@@ -436,6 +443,10 @@ class OpenTelemetrySink:
             return  # reported twice
         token = entry.token
         entry.span = entry.token = None
+        if self._retrying:
+            retry = self._retrying.pop(event.task_id, None)
+            if retry is not None and event.status is _OK:  # the retry ran, and returned
+                span.set_attribute(attr.TASK_ATTEMPTS, retry)
         if event.status is not _OK:
             # An ok task's span carries no status attribute: a span without one (and
             # without status ERROR) is of a task that ended ok.
