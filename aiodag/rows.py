@@ -73,9 +73,10 @@ class TaskRows:
         self.ids = array("q")  # (apart from the cells, to bisect)
         self.names: list[str] = []
         self.cells = array("q")
-        """8 per row (one ``extend`` adds a row): its STATUS_CODE; when it was created,
-        ready, started and finished (ns); the upstream whose end released it; the task
-        whose body called it; and DEP_END (below).  NONE where there is none (yet)."""
+        """8 per row (added as a copy of a blank row): its STATUS_CODE; when it was
+        created, ready, started and finished (ns); the upstream whose end released it;
+        the task whose body called it; and DEP_END (below).  NONE where there is none
+        (yet)."""
         self.dep_ids = array("q")
         """The data dependencies on handles of all rows, end to end: row i's are
         ``dep_ids[DEP_END of row i - 1:DEP_END of row i]``."""
@@ -115,7 +116,7 @@ class TaskRows:
                 self.dep_ids.extend([dep[0] for dep in deps])
         cells = self.cells
         at = len(cells)
-        cells += _BLANK_ROW  # (an array adds in one copy; a tuple, item by item: ~10x slower)
+        cells += _BLANK_ROW  # (an array adds in one copy; a tuple, item by item: ~5x slower)
         cells[at + CREATED] = created_ns
         if ready:
             cells[at + READY] = created_ns

@@ -64,6 +64,8 @@ def unregister(self: TaskHandle[Any]) -> None:
                 upstream._dependents = tuple([d for d in dependents if d is not self]) or None
             elif dependents is not None:
                 dependents.pop(self, None)
+                if not dependents:  # (a dict never shrinks: let a big empty one go)
+                    upstream._dependents = None
         else:
             stop_waiting_for_foreign(fut, self)
 

@@ -151,7 +151,8 @@ async def test_an_upstream_starts_the_dependents_still_waiting_in_call_order(
     gc.collect()
     assert [r for r in refs if r() is not None] == []  # the upstream let them go
     gate.set()
-    assert [await h for h in kept.values()] == [5 + i for i in kept]
+    async with asyncio.timeout(5):  # (a dependent lost would never end)
+        assert [await h for h in kept.values()] == [5 + i for i in kept]
     assert order == list(kept)
 
 

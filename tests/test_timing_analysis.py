@@ -153,8 +153,11 @@ def test_the_wait_breakdown_and_blocks_travel_in_the_trace_and_read_back(
         gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         async with Run("waits", sinks=[OpenTelemetrySink(provider)],
                        block_threshold=0.1) as run:
+            # `first` ends and makes both ready, in this order: `culprit` starts and holds
+            # the loop, so `victim`, ready as well, waits for it (on every Python: on
+            # 3.12+ both start eagerly at `first`'s end, one after the other).
             first = returns_at_once(gate)
-            culprit = blocks_at_once(0.3, gate)
+            culprit = blocks_at_once(0.3, first)
             victim = returns_at_once(first)
             await asyncio.sleep(0.01)
             gate.set_result(None)
