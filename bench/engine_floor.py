@@ -14,10 +14,11 @@ coroutine around the body, as aiodag's ``Run`` takes them.
 
 It is the floor of this design, not of every design: settling a task at the end of its
 own coroutine, rather than by a done-callback a loop step later, costs less at this
-floor on 3.11 (where no task ends inside its start).  Built into aiodag, that variant
-gained nothing on 3.12 and lost on 3.11 (the README's performance section has the
-figures), and it tells a task's dependents, run and sinks of its end before asyncio has
-set its result; aiodag settles by done-callback.
+floor (on 3.11, and with bodies that suspend on 3.12).  Built into aiodag (branch
+``experiment/settle-within``), that variant improved no line of the bench beyond the
+noise, and made (b) on 3.11 slower (the README's performance section has the figures);
+it also tells a task's dependents, run and sinks of its end before asyncio has set its
+result.  aiodag settles by done-callback.
 
 Left out is everything else aiodag does for a task: its place in ``all_tasks()`` while it
 waits, the strong reference that keeps it alive, statuses, failures and cancellation
