@@ -140,8 +140,8 @@ def test_the_wait_breakdown_and_blocks_travel_in_the_trace_and_read_back(
 ) -> None:
     """Span attributes (loop wait, last arrival), a span event per block, and the same
     breakdown rebuilt from the file as from the live run."""
-    pytest.importorskip("opentelemetry.sdk", reason="needs aiodag[trace] (not in the "
-                        "engine-only venvs of .ci/pythons; the full suite runs it)")
+    pytest.importorskip("opentelemetry.sdk", reason="needs aiodag[trace] (the full suite "
+                        "and .ci/pythons install it)")
     from aiodag.trace import OpenTelemetrySink, configure
     from aiodag.trace import attributes as attr
     from aiodag.trace.stored import load_run
