@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import forget_frames, is_task_failure
 from .events import Attempt, AttemptFailed
-from .executor import in_executor
+from .executor import ExecutorCall, in_executor
 from .limits import Limit
 from .options import Controls
 from .reporting import report_started
@@ -216,9 +216,19 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
                 raise error from (exc.__cause__ or exc)
             logger.info("task %s: attempt %d failed (%s: %s); retrying in %.3g s",
                         handle._aiodag_ref, number, type(error).__name__, error, delay)
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.sleep(delay)
+            except BaseException:
+                # The record keeps this frame (in the failed attempt's traceback): not
+                # the argument values.
+                del args, kwargs
+                raise
             continue
         except asyncio.CancelledError as exc:
+            call = handle._body
+            if type(call) is ExecutorCall and call.started_ns is None:
+                del args, kwargs  # (as in drive)
+                raise  # cancelled while its call waited for a worker: it never ran
             # Cancelled while it ran (its own timeout is a TimeoutError, above): the
             # body ran, so the attempt counts — in the record, and, for a retry, to the
             # sinks (a trace counts the attempts from these events).
@@ -235,21 +245,35 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
         attempts.append(Attempt(number, started, time.monotonic_ns(), None))
         if facts is not None:
             facts.attempts = tuple(attempts)
-        return result
+        try:
+            return result
+        finally:
+            # A failed attempt's traceback in the record keeps this frame: not the
+            # arguments, nor the result.
+            del result, args, kwargs
 
 
 def _forget_locals(error: BaseException, spec: TaskFunction[Any]) -> None:
     """Clear the body's own (ended) frames in the tracebacks of ``error`` and the
     exceptions chained to it (a timeout's cancellation holds the body's frame), as the
     run does for a task's final error: records keep the lines, not the argument values.
+
+    The engine's frames there go too: the attempt's call (ended), which holds the handle
+    and so its result, and the attempts loop's own entry (still running: it is left out
+    of the traceback; raising the error again puts it back).
     """
     fn = inspect.unwrap(getattr(spec.fn, "__func__", spec.fn))
+    codes = [_call.__code__, in_executor.__code__]
     code: types.CodeType | None = getattr(fn, "__code__", None)
-    if code is None:
-        return
+    if code is not None:
+        codes.append(code)
     seen: set[int] = set()
     chained: BaseException | None = error
     while chained is not None and id(chained) not in seen:
         seen.add(id(chained))
-        forget_frames(chained, code)
+        tb = chained.__traceback__
+        if tb is not None and tb.tb_frame.f_code is _attempts.__code__:
+            chained.__traceback__ = tb.tb_next
+        for each in codes:
+            forget_frames(chained, each)
         chained = chained.__cause__ or chained.__context__

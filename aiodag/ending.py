@@ -124,7 +124,11 @@ def _settle(handle: TaskHandle[Any]) -> None:
         cells[at + FINISHED] = ts
         call = handle._body
         if type(call) is ExecutorCall and call.started_ns is None:
-            cells[at + STARTED] = NONE  # cancelled while queued: the body never ran
+            facts = run._rows.controls.get(row)  # type: ignore[union-attr]
+            if facts is None or not facts.attempts:
+                # Cancelled while queued: the body never ran (a retry's earlier
+                # attempts did: then it started with the first).
+                cells[at + STARTED] = NONE
     if error is not None:
         _ended_with(handle, status, error)
     elif handle._received is not None:

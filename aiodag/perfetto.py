@@ -243,7 +243,9 @@ def _attempt_slices(task: _Task, status: TaskStatus, begin: int, end: int,
         last = min(max(attempt.finished_ns - run_start, first), end)
         args: dict[str, Any] = {"id": _json_id(task.id), "attempt": attempt.number}
         if attempt.error is not None:
-            args["error"] = f"{type(attempt.error).__name__}: {exception_message(attempt.error)}"
+            message = exception_message(attempt.error)
+            kind = type(attempt.error).__name__
+            args["error"] = f"{kind}: {message}" if message else kind
         if attempt.timed_out:
             args["timed_out"] = True
         slice_: dict[str, Any] = {

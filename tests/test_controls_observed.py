@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from aiodag import Run, TaskStatus, outcome, task, viz
-from aiodag.analysis import attempt_count, wait_breakdown
+from aiodag.analysis import wait_breakdown
 from aiodag.trace import OpenTelemetrySink, configure
 from aiodag.trace import attributes as attr
 from aiodag.trace.stored import load_run
@@ -136,69 +136,6 @@ async def test_trace_a_task_waiting_for_a_slot_starts_when_it_gets_it(
     assert isinstance(limit_wait, float) and isinstance(loop_wait, float)
     assert limit_wait >= 0 and loop_wait >= 0
     assert attr.TASK_LIMIT_WAIT_S not in (spans[summary.id].attributes or {})  # no limit
-
-
-async def cancels_at_every_stage(*sinks: Any) -> tuple[Run, dict[str, Any]]:
-    """A run whose retried tasks end every way (returned, failed, cancelled while
-    waiting to retry, cancelled while a retry ran, cancelled in their first attempt);
-    returns the run and the handles by scenario."""
-    second_runs = asyncio.Event()
-    first_failed: dict[str, asyncio.Event] = {}
-    calls: dict[str, int] = {}
-
-    def fails_first(key: str, then: str, delay: float = 0.001) -> Any:
-        first_failed[key] = asyncio.Event()
-
-        @task(name=key, retries=3, retry_delay=delay)
-        async def body() -> str:
-            calls[key] = calls.get(key, 0) + 1
-            if calls[key] == 1 or then == "fail":
-                first_failed[key].set()
-                raise Flaky(key)
-            if then == "hang":
-                second_runs.set()
-                await asyncio.sleep(30)
-            return key
-
-        return body
-
-    @task(timeout=30)
-    async def hangs_first() -> None:
-        await asyncio.sleep(30)
-
-    async with Run("attempts", raise_errors=False, sinks=list(sinks)) as run:
-        handles = {
-            "ok": fails_first("ok", "return")(),
-            "failed": fails_first("failed", "fail")(),
-            "cut_waiting": fails_first("cut_waiting", "return", delay=30)(),
-            "cut_running": fails_first("cut_running", "hang")(),
-            "cut_first": hangs_first(),
-        }
-        await asyncio.wait_for(first_failed["cut_waiting"].wait(), 10)
-        handles["cut_waiting"].cancel()
-        await asyncio.wait_for(second_runs.wait(), 10)
-        handles["cut_running"].cancel()
-        handles["cut_first"].cancel()
-    return run, handles
-
-
-def test_live_and_stored_runs_count_the_attempts_that_ran(tmp_path: Path) -> None:
-    """A run's records and the same run read back from its trace agree on how many
-    times each body ran: a retry cancelled before it ran does not count, one cancelled
-    while it ran does."""
-    path = tmp_path / "trace.jsonl"
-    provider = configure("tests", file=path, install=False)
-
-    run, handles = asyncio.run(cancels_at_every_stage(OpenTelemetrySink(provider)))
-    provider.shutdown()
-    live = {key: attempt_count(run.task(h.id)) for key, h in handles.items()}
-    assert live == {"ok": 2, "failed": 4, "cut_waiting": 1, "cut_running": 2,
-                    "cut_first": 1}
-    cut = run.task(handles["cut_running"].id).attempts[-1]
-    assert isinstance(cut.error, asyncio.CancelledError)
-    stored = {t.id: t for t in load_run(path).tasks}
-    # (A trace says nothing of a body that ran once: 0 there.)
-    assert {key: max(1, attempt_count(stored[h.id])) for key, h in handles.items()} == live
 
 
 def test_a_stored_trace_keeps_attempts_and_timeouts(tmp_path: Path) -> None:

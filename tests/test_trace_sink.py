@@ -9,8 +9,11 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +27,13 @@ from opentelemetry.trace import SpanContext, StatusCode, Tracer
 
 import aiodag
 from aiodag import Run, TaskStatus, task
+from aiodag.analysis import attempt_count
 from aiodag.demo import etl_pipeline
 from aiodag.events import RunFinished, TaskFinished, TaskStarted, to_wall_ns
 from aiodag.labels import short_repr
-from aiodag.trace import OpenTelemetrySink
+from aiodag.trace import OpenTelemetrySink, configure
 from aiodag.trace import attributes as attr
+from aiodag.trace.stored import load_run
 
 
 class Boom(Exception):
@@ -741,3 +746,153 @@ async def test_a_dependent_called_after_a_task_that_never_ran_links_to_its_span(
     assert never_ran.id in spans and late.id in spans
     assert [link.context.span_id for link in spans[late.id].links] == [
         spans[never_ran.id].context.span_id]
+
+
+# Attempts of retried tasks, counted alike by a run and by its trace read back ---------
+
+class Flaky(Exception):
+    """Fails an attempt."""
+
+
+async def cancels_at_every_stage(*sinks: Any) -> tuple[Run, dict[str, Any]]:
+    """A run whose retried tasks end every way (returned, failed, cancelled while
+    waiting to retry, cancelled while a retry ran, cancelled in their first attempt);
+    returns the run and the handles by scenario."""
+    second_runs = asyncio.Event()
+    first_failed: dict[str, asyncio.Event] = {}
+    calls: dict[str, int] = {}
+
+    def fails_first(key: str, then: str, delay: float = 0.001) -> Any:
+        first_failed[key] = asyncio.Event()
+
+        @task(name=key, retries=3, retry_delay=delay)
+        async def body() -> str:
+            calls[key] = calls.get(key, 0) + 1
+            if calls[key] == 1 or then == "fail":
+                first_failed[key].set()
+                raise Flaky(key)
+            if then == "hang":
+                second_runs.set()
+                await asyncio.sleep(30)
+            return key
+
+        return body
+
+    @task(timeout=30)
+    async def hangs_first() -> None:
+        await asyncio.sleep(30)
+
+    async with Run("attempts", raise_errors=False, sinks=list(sinks)) as run:
+        handles = {
+            "ok": fails_first("ok", "return")(),
+            "failed": fails_first("failed", "fail")(),
+            "cut_waiting": fails_first("cut_waiting", "return", delay=30)(),
+            "cut_running": fails_first("cut_running", "hang")(),
+            "cut_first": hangs_first(),
+        }
+        await asyncio.wait_for(first_failed["cut_waiting"].wait(), 10)
+        handles["cut_waiting"].cancel()
+        await asyncio.wait_for(second_runs.wait(), 10)
+        handles["cut_running"].cancel()
+        handles["cut_first"].cancel()
+    return run, handles
+
+
+def test_live_and_stored_runs_count_the_attempts_that_ran(tmp_path: Path) -> None:
+    """A run's records and the same run read back from its trace agree on how many
+    times each body ran: a retry cancelled before it ran does not count, one cancelled
+    while it ran does."""
+    path = tmp_path / "trace.jsonl"
+    provider = configure("tests", file=path, install=False)
+
+    run, handles = asyncio.run(cancels_at_every_stage(OpenTelemetrySink(provider)))
+    provider.shutdown()
+    live = {key: attempt_count(run.task(h.id)) for key, h in handles.items()}
+    assert live == {"ok": 2, "failed": 4, "cut_waiting": 1, "cut_running": 2,
+                    "cut_first": 1}
+    cut = run.task(handles["cut_running"].id).attempts[-1]
+    assert isinstance(cut.error, asyncio.CancelledError)
+    stored = {t.id: t for t in load_run(path).tasks}
+    # (A trace says nothing of a body that ran once: 0 there.)
+    assert {key: max(1, attempt_count(stored[h.id])) for key, h in handles.items()} == live
+
+
+def test_a_retry_cancelled_while_queued_for_a_thread_never_ran() -> None:
+    """A plain function's retry cancelled while its call waits for a worker of the pool
+    did not run: it is no attempt, live or in the trace, and the task started with its
+    first attempt; a task cancelled before its only call reached a worker never started."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    ran, holding, release = threading.Event(), threading.Event(), threading.Event()
+    calls = 0
+
+    def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        ran.set()
+        if calls == 1:
+            raise Flaky("once")
+        return calls
+
+    def hold_the_worker() -> None:
+        holding.set()
+        release.wait(10)
+
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+
+    async def main() -> tuple[Run, Any, Any]:
+        async with Run("queued", raise_errors=False,
+                       sinks=[OpenTelemetrySink(provider)]) as run:
+            retried = task(flaky, retries=2, retry_delay=0.3, executor=pool)()
+            await asyncio.to_thread(ran.wait, 10)
+            task(hold_the_worker, executor=pool)()  # queued before the retry's call
+            await asyncio.to_thread(holding.wait, 10)  # the one worker is taken now
+            never = task(lambda: 1, timeout=10, executor=pool)()
+            await asyncio.sleep(0.6)  # the retry's call is queued too
+            retried.cancel()
+            never.cancel()
+            # Once they have ended, their calls are out of the pool's queue.
+            await asyncio.wait([retried, never], timeout=10)
+            release.set()
+        return run, retried, never
+
+    try:
+        run, retried, never = asyncio.run(main())
+    finally:
+        pool.shutdown()
+    assert calls == 1
+    record = run.task(retried.id)
+    assert [a.number for a in record.attempts] == [1]
+    assert record.started is not None  # it did start: with its first attempt
+    assert run.task(never.id).attempts == () and run.task(never.id).started is None
+    spans = {(s.attributes or {}).get(attr.TASK_ID): s for s in memory.get_finished_spans()}
+    assert attr.TASK_ATTEMPTS not in (spans[retried.id].attributes or {})  # ran once
+
+
+def test_a_task_cancelled_while_waiting_to_retry_keeps_no_argument_alive() -> None:
+    """The failed attempt's traceback, kept in the run's record, does not keep the
+    task's arguments alive once the task was cancelled while waiting to retry."""
+
+    class Value:
+        """Something that can be watched going."""
+
+    async def main() -> Run:
+        failed_once = asyncio.Event()
+
+        @task(retries=2, retry_delay=30)
+        async def cut_while_waiting(value: Value, *, key: Value) -> None:
+            failed_once.set()
+            raise Flaky("again")
+
+        async with Run("kept", raise_errors=False) as run:
+            cut = cut_while_waiting(Value(), key=Value())
+            await asyncio.wait_for(failed_once.wait(), 10)
+            cut.cancel()
+        return run
+
+    run = asyncio.run(main())
+    gc.collect()
+    assert [obj for obj in gc.get_objects() if type(obj) is Value] == []
+    (record,) = run.tasks
+    assert [a.number for a in record.attempts] == [1]  # (the record is still there)

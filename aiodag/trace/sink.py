@@ -575,6 +575,7 @@ class OpenTelemetrySink:
         self._forget_id(ref.id, ref.run)
 
     def _forget_id(self, task_id: int, run: RunState | None) -> None:
+        self._retrying.pop(task_id, None)  # (a task that never finished its wait)
         if run is not None and not run.finished:
             # A task of a run going on: dependents in the run, with no entry of their
             # own yet, may still need its span's context.  Dropped when the run ends.
