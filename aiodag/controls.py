@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import forget_frames, is_task_failure
 from .events import Attempt, AttemptFailed
-from .executor import ExecutorCall, in_executor
+from .executor import in_executor, still_queued
 from .limits import Limit
 from .options import Controls
 from .reporting import report_started
@@ -201,9 +201,7 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
                      and not is_task_failure(error))
             delay = controls.delay_before(number) if retry else None
             _forget_locals(exc, spec)  # kept in the record: not the argument values
-            attempts.append(Attempt(number, started, ended, error, timed_out))
-            if facts is not None:
-                facts.attempts = tuple(attempts)
+            _record(attempts, facts, Attempt(number, started, ended, error, timed_out))
             if handle._sinks:
                 emit(handle._sinks, AttemptFailed(handle.id, number, error, started, ended,
                                                   timed_out, delay))
@@ -225,8 +223,7 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
                 raise
             continue
         except asyncio.CancelledError as exc:
-            call = handle._body
-            if type(call) is ExecutorCall and call.started_ns is None:
+            if still_queued(handle._body):
                 del args, kwargs  # (as in drive)
                 raise  # cancelled while its call waited for a worker: it never ran
             # Cancelled while it ran (its own timeout is a TimeoutError, above): the
@@ -234,23 +231,26 @@ async def _attempts(handle: TaskHandle[Any], spec: TaskFunction[Any], controls: 
             # sinks (a trace counts the attempts from these events).
             ended = time.monotonic_ns()
             _forget_locals(exc, spec)
-            attempts.append(Attempt(number, started, ended, exc))
-            if facts is not None:
-                facts.attempts = tuple(attempts)
+            _record(attempts, facts, Attempt(number, started, ended, exc))
             if handle._sinks and number > 1:
                 emit(handle._sinks, AttemptFailed(handle.id, number, exc, started, ended,
                                                   False, None))
             del args, kwargs  # (as in drive)
             raise
-        attempts.append(Attempt(number, started, time.monotonic_ns(), None))
-        if facts is not None:
-            facts.attempts = tuple(attempts)
+        _record(attempts, facts, Attempt(number, started, time.monotonic_ns(), None))
         try:
             return result
         finally:
             # A failed attempt's traceback in the record keeps this frame: not the
             # arguments, nor the result.
             del result, args, kwargs
+
+
+def _record(attempts: list[Attempt], facts: ControlFacts | None, attempt: Attempt) -> None:
+    """One more attempt, in the task's record if it has one (its run keeps a tuple)."""
+    attempts.append(attempt)
+    if facts is not None:
+        facts.attempts = tuple(attempts)
 
 
 def _forget_locals(error: BaseException, spec: TaskFunction[Any]) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import UpstreamError, is_task_failure, mark_handled, mark_passed_on, mark_task_failure
 from .events import TaskFinished, TaskStatus
-from .executor import ExecutorCall
+from .executor import still_queued
 from .keepalive import _ALIVE, _fallback_alive
 from .rows import FINISHED, NONE, READY, RELEASED, STARTED, STATUS, STATUS_CODE
 from .sinks import emit
@@ -122,8 +122,7 @@ def _settle(handle: TaskHandle[Any]) -> None:
         at = 8 * row
         cells[at + STATUS] = STATUS_CODE[status]
         cells[at + FINISHED] = ts
-        call = handle._body
-        if type(call) is ExecutorCall and call.started_ns is None:
+        if still_queued(handle._body):
             facts = run._rows.controls.get(row)  # type: ignore[union-attr]
             if facts is None or not facts.attempts:
                 # Cancelled while queued: the body never ran (a retry's earlier

@@ -17,7 +17,7 @@ from .rows import NONE, STARTED
 if TYPE_CHECKING:
     from .decorator import TaskFunction
 
-__all__ = ["ExecutorCall", "in_executor"]
+__all__ = ["ExecutorCall", "in_executor", "still_queued"]
 
 
 async def in_executor(handle: Any, spec: TaskFunction[Any], args: Any,
@@ -96,6 +96,12 @@ class ExecutorCall:
             result, self.result = self.result, None
         if result is not None:
             result.close()
+
+
+def still_queued(body: object) -> bool:
+    """``body`` (a handle's ``_body``) is a thread call that no worker has begun: a task
+    cancelled then never ran it."""
+    return type(body) is ExecutorCall and body.started_ns is None
 
 
 def _never_began(handle: Any) -> None:
